@@ -1,0 +1,103 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/snodo-hub/snodo/hub/config"
+)
+
+func TestTemplateLoadsWithDefaults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, config.FileName)
+	if err := os.WriteFile(path, config.Template("SDS-FI-NORDOVEST", `SdS "Nord-Ovest": Firenze`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Territory{Code: "SDS-FI-NORDOVEST", Name: `SdS "Nord-Ovest": Firenze`}
+	if diff := cmp.Diff(want, c.Territory); diff != "" {
+		t.Errorf("territory (-want +got):\n%s", diff)
+	}
+	if got, want := c.Path(c.Store.Path), filepath.Join(dir, "snodo.db"); got != want {
+		t.Errorf("store path %q, want %q", got, want)
+	}
+	if c.Mode != "territory" || c.Listen != config.DefaultListen || c.BusyTimeout().Seconds() != 5 {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestProblemsSayWhereAndWhat(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		yaml string
+		want []string // substrings of the problems, in order
+	}{
+		"unknown key at its line": {
+			yaml: "version: 1\nterritory:\n  code: SDS-FI\n  name: Firenze\n  nmae: typo\n",
+			want: []string{`snodo.yaml:5:3: /territory/nmae: unknown setting "nmae"`, "allowed here: code, name"},
+		},
+		"bad pattern says what was expected": {
+			yaml: "version: 1\nterritory:\n  code: sds fi\n  name: Firenze\n",
+			want: []string{"snodo.yaml:3:9: /territory/code:", "expected: The territory code: upper-case"},
+		},
+		"missing required setting points at the mapping": {
+			yaml: "version: 1\nterritory:\n  code: SDS-FI\n",
+			want: []string{"snodo.yaml:3:3: /territory: missing required setting 'name'"},
+		},
+		"wrong enum": {
+			yaml: "version: 1\nterritory: {code: SDS-FI, name: F}\nlog:\n  level: loud\n",
+			want: []string{"snodo.yaml:4:10: /log/level: value must be one of"},
+		},
+		"several problems are all reported": {
+			yaml: "version: 2\nterritory: {code: x, name: F}\n",
+			want: []string{"snodo.yaml:1:10: /version:", "snodo.yaml:2:19: /territory/code:"},
+		},
+		"broken YAML": {
+			yaml: "version: 1\nterritory:\n  code: [unclosed\n",
+			want: []string{"snodo.yaml:", "not valid YAML"},
+		},
+		"duplicate key": {
+			yaml: "version: 1\nversion: 1\nterritory: {code: AB, name: F}\n",
+			want: []string{"appears twice"},
+		},
+		"empty file": {
+			yaml: "",
+			want: []string{"snodo.yaml:1:1: the file is empty"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse("snodo.yaml", []byte(tc.yaml))
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *config.Error, got %v", err)
+			}
+			msg := err.Error()
+			at := 0
+			for _, w := range tc.want {
+				i := strings.Index(msg[at:], w)
+				if i < 0 {
+					t.Fatalf("problems\n%s\ndo not contain %q (after offset %d)", msg, w, at)
+				}
+				at += i + len(w)
+			}
+		})
+	}
+}
+
+func TestMissingFileSaysHowToCreateOne(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load(filepath.Join(t.TempDir(), "snodo.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "snodo init") {
+		t.Fatalf("got %v", err)
+	}
+}
