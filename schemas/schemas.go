@@ -59,6 +59,7 @@ type Schema struct {
 	Description string
 
 	compiled *jsonschema.Schema
+	flat     any // the schema with its references inlined, as compiled
 	reg      *Registry
 }
 
@@ -192,6 +193,7 @@ func Compile(opts ...Option) (*Registry, error) {
 		if err := c.AddResource(e.s.ID, bytes.NewReader(raw)); err != nil {
 			return nil, fmt.Errorf("schemas/%s: %w", e.file, err)
 		}
+		e.s.flat = flat
 		e.s.compiled, err = c.Compile(e.s.ID)
 		if err != nil {
 			return nil, fmt.Errorf("compile schemas/%s: %w", e.file, err)
@@ -297,7 +299,7 @@ func (s *Schema) Validate(doc any) []Violation {
 		return []Violation{{Keyword: "", Message: err.Error()}}
 	}
 	var out []Violation
-	s.reg.flatten(doc, ve, &out)
+	s.flatten(doc, ve, &out)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Pointer < out[j].Pointer })
 	return dedupe(out)
 }
@@ -335,10 +337,10 @@ func (r *Registry) ids() []string {
 
 // flatten turns the validator's tree of errors into its leaves, with
 // messages written for the people who fix the data.
-func (r *Registry) flatten(doc any, ve *jsonschema.ValidationError, out *[]Violation) {
+func (s *Schema) flatten(doc any, ve *jsonschema.ValidationError, out *[]Violation) {
 	if len(ve.Causes) > 0 {
 		for _, c := range ve.Causes {
-			r.flatten(doc, c, out)
+			s.flatten(doc, c, out)
 		}
 		return
 	}
@@ -363,15 +365,57 @@ func (r *Registry) flatten(doc any, ve *jsonschema.ValidationError, out *[]Viola
 		v.Keyword = "unevaluatedProperties"
 		v.Message = closedMessage
 	case kw == "format":
-		v.Message = r.formatMessage(doc, ve)
+		v.Message = s.reg.formatMessage(doc, ve)
 	case kw == "required":
 		v.Message = strings.Replace(ve.Message, "missing properties: ", "missing required properties: ", 1)
 	case kw == "enum":
-		v.Message = "value is not one of the allowed codes: " + strings.TrimPrefix(ve.Message, "value must be one of ")
+		v.Message = "value is not one of the allowed codes: " + shortList(strings.TrimPrefix(ve.Message, "value must be one of "))
+	case kw == "not":
+		v.Message = "this combination of values is not allowed"
 	case kw == "const":
 		v.Message = strings.Replace(ve.Message, "value must be ", "value must be exactly ", 1)
 	}
+	if rule := s.rule(ve.AbsoluteKeywordLocation); rule != "" {
+		v.Message += " (rule: " + rule + ")"
+	}
 	*out = append(*out, v)
+}
+
+// rule finds the description of the allOf branch (a business rule written
+// as if/then) that a failed keyword belongs to, if any.
+func (s *Schema) rule(absLoc string) string {
+	_, frag, _ := strings.Cut(absLoc, "#")
+	toks := strings.Split(strings.TrimPrefix(frag, "/"), "/")
+	cur, rule := s.flat, ""
+	for i, tok := range toks {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[tok]
+		case []any:
+			var n int
+			if _, err := fmt.Sscanf(tok, "%d", &n); err != nil || n >= len(c) {
+				return rule
+			}
+			cur = c[n]
+			if i > 0 && toks[i-1] == "allOf" {
+				if m, ok := cur.(map[string]any); ok && (m["if"] != nil || m["not"] != nil || m["anyOf"] != nil || m["oneOf"] != nil) {
+					rule, _ = m["description"].(string)
+				}
+			}
+		default:
+			return rule
+		}
+	}
+	return rule
+}
+
+// shortList keeps a long list of allowed codes readable.
+func shortList(codes string) string {
+	parts := strings.Split(codes, ", ")
+	if len(parts) <= 10 {
+		return codes
+	}
+	return strings.Join(parts[:8], ", ") + fmt.Sprintf(", … (%d codes: see \"snodo schemas list --codes\")", len(parts))
 }
 
 const closedMessage = "property not allowed: the schema is closed; put source-specific data under /extensions, or fix the property name"
