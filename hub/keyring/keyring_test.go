@@ -1,0 +1,87 @@
+package keyring_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/snodo-hub/snodo/hub/keyring"
+)
+
+func TestPseudonymisationKeyRoundTrip(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "keys", "pseudo.key")
+	k, err := keyring.CreatePseudonymisationKey(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(p)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v", info.Mode(), err)
+	}
+	dir, _ := os.Stat(filepath.Dir(p))
+	if dir.Mode().Perm() != 0o700 {
+		t.Errorf("key folder mode %v", dir.Mode().Perm())
+	}
+	got, err := keyring.LoadPseudonymisationKey(p)
+	if err != nil || !bytes.Equal(got, k) || len(k) != keyring.KeySize {
+		t.Fatalf("load: %v", err)
+	}
+	if _, err := keyring.CreatePseudonymisationKey(p); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
+		t.Fatalf("second create: %v", err)
+	}
+	if after, _ := keyring.LoadPseudonymisationKey(p); !bytes.Equal(after, k) {
+		t.Fatal("the key changed")
+	}
+}
+
+func TestKeysReadableByOthersAreRefused(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "pseudo.key")
+	if _, err := keyring.CreatePseudonymisationKey(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := keyring.LoadPseudonymisationKey(p)
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDamagedKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "pseudo.key")
+	if err := os.WriteFile(p, []byte("abcd\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := keyring.LoadPseudonymisationKey(p)
+	if err == nil || !strings.Contains(err.Error(), "64 hex digits") || strings.Contains(err.Error(), "abcd") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSigningKeyRoundTrip(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "signing.key")
+	priv, err := keyring.CreateSigningKey(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := keyring.LoadSigningKey(p)
+	if err != nil || !got.Equal(priv) {
+		t.Fatalf("load: %v", err)
+	}
+	sig := ed25519.Sign(got, []byte("envelope"))
+	if !ed25519.Verify(priv.Public().(ed25519.PublicKey), []byte("envelope"), sig) {
+		t.Fatal("signature does not verify")
+	}
+	pub, err := os.ReadFile(keyring.PublicKeyPath(p))
+	if err != nil || !bytes.HasPrefix(pub, []byte("-----BEGIN PUBLIC KEY-----")) {
+		t.Fatalf("public key: %v %q", err, pub)
+	}
+}
