@@ -1,6 +1,7 @@
 package schemas_test
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 	"testing"
@@ -93,8 +94,8 @@ func TestValidateDocumentChoosesBySchemaField(t *testing.T) {
 func TestPlaces(t *testing.T) {
 	t.Parallel()
 	p := compile(t).Places()
-	if len(p.Comuni) != 7904 || len(p.Countries) != 221 {
-		t.Fatalf("%d comuni, %d countries", len(p.Comuni), len(p.Countries))
+	if len(p.Comuni()) != 7904 || len(p.Countries()) != 221 {
+		t.Fatalf("%d comuni, %d countries", len(p.Comuni()), len(p.Countries()))
 	}
 	if c, ok := p.Comune("048017"); !ok || c.Name != "Firenze" || c.Cadastral != "D612" || c.Population == 0 {
 		t.Errorf("Firenze: %+v", c)
@@ -104,5 +105,50 @@ func TestPlaces(t *testing.T) {
 	}
 	if _, ok := p.PlaceName("A000"); ok {
 		t.Error("A000 is no place")
+	}
+	if c, ok := p.Country("Z330"); !ok || c.NameEN != "Morocco" || !c.Active {
+		t.Errorf("Z330: %+v", c)
+	}
+	if _, ok := p.Country("D612"); ok {
+		t.Error("D612 is a comune, not a state")
+	}
+	for _, c := range p.Comuni() {
+		if got, ok := p.Comune(c.ISTAT); !ok || got != c {
+			t.Fatalf("round trip of %s: %+v", c.ISTAT, got)
+		}
+	}
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		in      string
+		want    any
+		wantErr string
+	}{
+		"numbers stay numbers": {in: `{"a": 1.50, "b": 12345678901234567890}`, want: map[string]any{"a": json.Number("1.50"), "b": json.Number("12345678901234567890")}},
+		"last duplicate wins":  {in: `{"a": 1, "a": 2}`, want: map[string]any{"a": json.Number("2")}},
+		"invalid UTF-8 is replaced, as encoding/json does": {in: "\"a\xffb\"", want: "a\ufffdb"},
+		"syntax error":      {in: `{"a": 1,}`, wantErr: "invalid character '}' looking for beginning of object key string"},
+		"two values":        {in: `{} {}`, wantErr: "more than one JSON value"},
+		"nested and arrays": {in: `[{"x": [true, null, "é"]}]`, want: []any{map[string]any{"x": []any{true, nil, "é"}}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := schemas.Decode([]byte(tc.in))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/snodo-hub/snodo/schemas"
 )
 
 // Position says where a document was read.
@@ -142,18 +144,7 @@ func readArray(data []byte, name string, fn func(Item) error) error {
 	return nil
 }
 
-func decode(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("unexpected data after the JSON document at offset %d", dec.InputOffset())
-	}
-	return v, nil
-}
+func decode(data []byte) (any, error) { return schemas.Decode(data) }
 
 func skipSpace(data []byte, i int) int {
 	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r' || data[i] == ',') {
