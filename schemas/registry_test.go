@@ -126,12 +126,12 @@ func TestDecode(t *testing.T) {
 		want    any
 		wantErr string
 	}{
-		"numbers stay numbers": {in: `{"a": 1.50, "b": 12345678901234567890}`, want: map[string]any{"a": json.Number("1.50"), "b": json.Number("12345678901234567890")}},
-		"last duplicate wins":  {in: `{"a": 1, "a": 2}`, want: map[string]any{"a": json.Number("2")}},
+		"numbers stay numbers":                             {in: `{"a": 1.50, "b": 12345678901234567890}`, want: map[string]any{"a": json.Number("1.50"), "b": json.Number("12345678901234567890")}},
+		"last duplicate wins":                              {in: `{"a": 1, "a": 2}`, want: map[string]any{"a": json.Number("2")}},
 		"invalid UTF-8 is replaced, as encoding/json does": {in: "\"a\xffb\"", want: "a\ufffdb"},
-		"syntax error":      {in: `{"a": 1,}`, wantErr: "invalid character '}' looking for beginning of object key string"},
-		"two values":        {in: `{} {}`, wantErr: "more than one JSON value"},
-		"nested and arrays": {in: `[{"x": [true, null, "é"]}]`, want: []any{map[string]any{"x": []any{true, nil, "é"}}}},
+		"syntax error":                                     {in: `{"a": 1,}`, wantErr: "invalid character '}' looking for beginning of object key string"},
+		"two values":                                       {in: `{} {}`, wantErr: "more than one JSON value"},
+		"nested and arrays":                                {in: `[{"x": [true, null, "é"]}]`, want: []any{map[string]any{"x": []any{true, nil, "é"}}}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
