@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Tx is one write transaction. It is valid only inside the function given to
+// Write and is not safe for concurrent use.
+type Tx struct {
+	s     *Store
+	tx    *sql.Tx
+	stmts [numStmts]*sql.Stmt // this transaction's views of s.stmts
+}
+
+// Write runs fn in one write transaction (BEGIN IMMEDIATE on the single writer
+// connection) and commits it if fn returns nil; otherwise, or if fn panics,
+// it rolls back and returns fn's error. Writes are serialised: a Write waits
+// for the one in progress. Do not call Write (or a *Store method that writes)
+// from inside fn: it would wait for itself.
+func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write transaction: %w", err)
+	}
+	tx := &Tx{s: s, tx: sqlTx}
+	committed := false
+	defer func() {
+		if !committed {
+			if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) && err != nil {
+				err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+			}
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit write transaction: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// stmt returns the transaction's view of a statement prepared on the writer
+// connection, creating it on first use. database/sql reuses the statement
+// already prepared on the connection, so nothing is re-parsed.
+func (t *Tx) stmt(ctx context.Context, id stmtID) *sql.Stmt {
+	if t.stmts[id] == nil {
+		t.stmts[id] = t.tx.StmtContext(ctx, t.s.stmts[id])
+	}
+	return t.stmts[id]
+}
+
+type stmtID int
+
+const (
+	stmtFindRecord stmtID = iota
+	stmtInsertRecord
+	stmtUpdateRecord
+	stmtSetCursor
+	stmtFindPerson
+	stmtInsertPerson
+	stmtInsertIdentifier
+	stmtPersonExists
+	stmtEnqueue
+	stmtAuditHead
+	stmtAuditInsert
+	numStmts
+)
+
+// stmtSQL holds the hot statements, prepared once at Open.
+var stmtSQL = [numStmts]string{
+	stmtFindRecord: `SELECT content_hash FROM records WHERE source = ?1 AND record_id = ?2`,
+	stmtInsertRecord: `INSERT INTO records
+    (schema, schema_id, source, record_id, territory, content_hash, body, recorded_at, first_stored_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)`,
+	stmtUpdateRecord: `UPDATE records SET
+    schema = ?1, schema_id = ?2, territory = ?5, content_hash = ?6, body = ?7, recorded_at = ?8,
+    updated_at = ?9, version = version + 1
+WHERE source = ?3 AND record_id = ?4`,
+	stmtSetCursor: `INSERT INTO cursors (source, cursor, updated_at) VALUES (?1, coalesce(?2, x''), ?3)
+ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
+	stmtFindPerson:       `SELECT person_id FROM person_identifiers WHERE digest = ?1`,
+	stmtInsertPerson:     `INSERT INTO persons (person_id, created_at) VALUES (?1, ?2)`,
+	stmtInsertIdentifier: `INSERT INTO person_identifiers (digest, kind, person_id, linked_at) VALUES (?1, ?2, ?3, ?4)`,
+	stmtPersonExists:     `SELECT 1 FROM persons WHERE person_id = ?1`,
+	stmtEnqueue: `INSERT INTO outbox (topic, dedup_key, payload, created_at, next_attempt_at) VALUES (?1, ?2, coalesce(?3, x''), ?4, ?4)
+ON CONFLICT (dedup_key) DO NOTHING
+RETURNING id`,
+	stmtAuditHead:   `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`,
+	stmtAuditInsert: `INSERT INTO audit (seq, at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+}
