@@ -87,12 +87,12 @@ func TestDemoSaysNotYet(t *testing.T) {
 	}
 }
 
-const validReferral = `{"schema":"https://snodo-hub.github.io/schemas/referral/1.0.0","record_id":"R1","source":"comune-firenze","territory":"SDS-FI","recorded_at":"2025-03-04T10:15:22+01:00","requester":{"record_id":"O1"},"owner":{"record_id":"O2"},"person":{"identifiers":{"cf":"RSSMRA85T10A562S"}},"authored_on":"2025-03-04T09:58:00+01:00","priority":"urgent","category":{"system":"https://snodo-hub.github.io/codes/referral-category","code":"homelessness"},"status":"requested"}`
+const validReferral = `{"schema":"https://snodo-hub.github.io/schemas/referral/1.0.0","record_id":"R1","source":"comune-firenze","territory":"SDS-FI","recorded_at":"2025-03-04T10:15:22+01:00","requester":{"record_id":"O1"},"owner":{"record_id":"O2"},"person":{"identifiers":{"cf":"RSSMRA85T10A562S"}},"authored_on":"2025-03-04T09:58:00+01:00","priority":"urgent","category":{"system":"https://snodo-hub.github.io/codes/referral-category","code":"homelessness"},"status":{"code":"requested"}}`
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	badCF := strings.Replace(validReferral, "RSSMRA85T10A562S", "RSSMRA85T10A562X", 1)
-	noReason := strings.Replace(validReferral, `"status":"requested"`, `"status":"rejected"`, 1)
+	noReason := strings.Replace(validReferral, `"status":{"code":"requested"}`, `"status":{"code":"rejected"}`, 1)
 	jsonl := writeFile(t, "refs.jsonl", validReferral+"\n"+badCF+"\n{broken\n"+noReason+"\n")
 	array := writeFile(t, "refs.json", "["+validReferral+",\n"+badCF+"]")
 	single := writeFile(t, "one.json", validReferral)
@@ -111,7 +111,7 @@ func TestValidate(t *testing.T) {
 			wantOut: []string{
 				jsonl + ":2: /person/identifiers/cf: not a valid codice-fiscale",
 				jsonl + ":3: not valid JSON at line 3",
-				jsonl + ":4: /: missing required properties: 'status_reason'",
+				jsonl + ":4: /status: missing required properties: 'reason'",
 			},
 			notInOut:  []string{"RSSMRA85T10A562X", jsonl + ":1:"},
 			wantErrIn: "4 documents: 1 valid, 3 invalid",
