@@ -40,6 +40,8 @@ type Config struct {
 	Keys      Keys      `yaml:"keys"`
 	Listen    string    `yaml:"listen"`
 	Log       Log       `yaml:"log"`
+	// Connectors are the connector instances, in the order configured.
+	Connectors []Connector `yaml:"connectors"`
 
 	// Dir is the folder of the configuration file; relative paths are
 	// resolved against it.
@@ -64,6 +66,29 @@ type Store struct {
 type Keys struct {
 	Pseudonymisation string `yaml:"pseudonymisation"`
 	Signing          string `yaml:"signing"`
+}
+
+// Connector is one configured connector instance.
+type Connector struct {
+	Name         string `yaml:"name"`
+	Plugin       string `yaml:"plugin"`
+	SHA256       string `yaml:"sha256"`
+	Settings     string `yaml:"settings"`
+	Enabled      *bool  `yaml:"enabled"`
+	ReadInterval string `yaml:"read_interval"`
+}
+
+// IsEnabled reports whether the instance should run (the default).
+func (c Connector) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
+
+// Connector finds a configured instance by name.
+func (c *Config) Connector(name string) (Connector, bool) {
+	for _, k := range c.Connectors {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Connector{}, false
 }
 
 // Log configures logging.
@@ -146,6 +171,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	if problems := check(path, doc, value); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
+	if problems := uniqueConnectors(path, doc); len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
 	var c Config
 	if err := doc.Decode(&c); err != nil {
 		return nil, &Error{Problems: []Problem{yamlProblem(path, err)}}
@@ -188,6 +216,31 @@ func (c *Config) BusyTimeout() time.Duration {
 		return d
 	}
 	return DefaultBusyTimeout
+}
+
+// uniqueConnectors refuses two connector instances with the same name: the
+// name is the source of their records.
+func uniqueConnectors(path string, doc *yaml.Node) []Problem {
+	list := nodeAt(doc, "/connectors")
+	if list.Kind != yaml.SequenceNode {
+		return nil
+	}
+	seen := map[string]int{}
+	var problems []Problem
+	for i, item := range list.Content {
+		name := nodeAt(item, "/name")
+		if name.Kind != yaml.ScalarNode {
+			continue
+		}
+		if first, dup := seen[name.Value]; dup {
+			problems = append(problems, Problem{File: path, Line: name.Line, Column: name.Column,
+				Pointer: fmt.Sprintf("/connectors/%d/name", i),
+				Message: fmt.Sprintf("connector name %q is already used by /connectors/%d: each instance needs its own name", name.Value, first)})
+			continue
+		}
+		seen[name.Value] = i
+	}
+	return problems
 }
 
 func yamlProblem(path string, err error) Problem {

@@ -101,3 +101,27 @@ func TestMissingFileSaysHowToCreateOne(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestConnectors(t *testing.T) {
+	t.Parallel()
+	sum := strings.Repeat("ab", 32)
+	c, err := config.Parse("snodo.yaml", []byte("version: 1\nterritory: {code: AB, name: A}\nconnectors:\n  - name: comune-firenze\n    plugin: bin/comune\n    sha256: "+sum+"\n    settings: comune.yaml\n  - name: sds\n    plugin: bin/sds\n    sha256: "+sum+"\n    enabled: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := c.Connector("comune-firenze")
+	if !ok || !k.IsEnabled() || k.Settings != "comune.yaml" {
+		t.Fatalf("%+v", k)
+	}
+	if k, _ := c.Connector("sds"); k.IsEnabled() {
+		t.Error("sds is disabled")
+	}
+	_, err = config.Parse("snodo.yaml", []byte("version: 1\nterritory: {code: AB, name: A}\nconnectors:\n  - {name: x-y, plugin: a, sha256: "+sum+"}\n  - {name: x-y, plugin: b, sha256: "+sum+"}\n"))
+	if err == nil || !strings.Contains(err.Error(), `snodo.yaml:5:12: /connectors/1/name: connector name "x-y" is already used by /connectors/0`) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	_, err = config.Parse("snodo.yaml", []byte("version: 1\nterritory: {code: AB, name: A}\nconnectors:\n  - {name: x, plugin: a, sha256: abc}\n"))
+	if err == nil || !strings.Contains(err.Error(), "/connectors/0/sha256") || !strings.Contains(err.Error(), "sha256sum") {
+		t.Fatalf("bad sum: %v", err)
+	}
+}
