@@ -108,8 +108,8 @@ func (connector) Read(ctx context.Context, req sdk.ReadRequest, emit func(sdk.Ba
 			rec := map[string]any{
 				"schema": volunteerSchema, "record_id": fmt.Sprintf("VOL-%07d", next),
 				"source": set.Source, "territory": set.Territory,
-				"recorded_at": time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(next) * time.Minute).Format(time.RFC3339),
-				"pseudonym":   fmt.Sprintf("V%07d", next),
+				"recorded_at":  time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(next) * time.Minute).Format(time.RFC3339),
+				"pseudonym":    fmt.Sprintf("V%07d", next),
 				"organisation": map[string]any{"record_id": "ORG-ODV-1"},
 			}
 			if pad != "" {
