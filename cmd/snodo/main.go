@@ -108,6 +108,7 @@ schema change), 2 usage or I/O errors.`,
 		newSchemasCmd(),
 		newIDCmd(),
 		newDemoCmd(),
+		newConnectorsCmd(),
 	)
 	return root
 }

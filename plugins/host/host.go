@@ -42,7 +42,8 @@ type Config struct {
 	// StartTimeout bounds the start and handshake (DefaultStartTimeout if 0).
 	StartTimeout time.Duration
 	// Env is the whole environment of the process: the hub's own is never
-	// passed on.
+	// passed on. Nil gives only PATH, so that a script's
+	// "#!/usr/bin/env node" still finds its interpreter.
 	Env []string
 	// Dir is the working directory ("" for the hub's).
 	Dir string
@@ -113,6 +114,9 @@ func Launch(ctx context.Context, cfg Config) (*Connector, error) {
 	}
 	cmd := exec.Command(cfg.Path)
 	cmd.Env = append([]string{}, cfg.Env...)
+	if cfg.Env == nil {
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	}
 	cmd.Dir = cfg.Dir
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
@@ -155,7 +159,7 @@ func Launch(ctx context.Context, cfg Config) (*Connector, error) {
 func startError(cfg Config, err error) error {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "Incompatible API version"):
+	case strings.Contains(strings.ToLower(msg), "incompatible api version"): // go-plugin's wording
 		return fmt.Errorf("connector %q speaks another version of the connector protocol (%s); this snodo speaks version %d: use a connector built for protocol %d", cfg.Name, msg, wire.ProtocolVersion, wire.ProtocolVersion)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Errorf("connector %q did not complete the handshake within %s: is %s a Snodo connector? (run it with SNODO_CONNECTOR_PLUGIN unset to see what it says)", cfg.Name, cfg.StartTimeout, cfg.Path)
