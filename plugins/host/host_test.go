@@ -3,11 +3,16 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/snodo-hub/snodo/plugins/host"
 	"github.com/snodo-hub/snodo/plugins/sdk"
@@ -29,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func launch(t *testing.T, path string) *host.Connector {
+func launch(t testing.TB, path string) *host.Connector {
 	t.Helper()
 	sum, err := host.Sum(path)
 	if err != nil {
@@ -107,5 +112,134 @@ func TestTamperedBinaryIsRefused(t *testing.T) {
 	var ce *host.ChecksumError
 	if !errors.As(err, &ce) || ce.Want != sum || ce.Got == sum || !strings.Contains(err.Error(), tampered) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// script writes an executable shell script into a temporary folder and
+// returns its path and SHA-256.
+func script(t *testing.T, body string) (path, sum string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "connector.sh")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := host.Sum(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, sum
+}
+
+func TestStartFailuresAreExplained(t *testing.T) {
+	t.Parallel()
+	notExecutable := filepath.Join(t.TempDir(), "connector")
+	if err := os.WriteFile(notExecutable, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notExecutableSum, err := host.Sum(notExecutable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go-plugin's handshake line: core protocol | app protocol | network |
+	// address | protocol.
+	protocol2, protocol2Sum := script(t, `echo "1|2|tcp|127.0.0.1:1|grpc"; exec sleep 5`)
+	silent, silentSum := script(t, `exec sleep 5`)
+	quits, quitsSum := script(t, `echo "this is not a connector" >&2; exit 2`)
+	missing := filepath.Join(t.TempDir(), "nothing")
+	tests := map[string]struct {
+		path, sum string
+		is        error
+		says      []string
+	}{
+		"another protocol version": {
+			path: protocol2, sum: protocol2Sum,
+			says: []string{`connector "test" speaks another version of the connector protocol`, "Plugin version: 2", "this snodo speaks version 1"},
+		},
+		"no handshake": {
+			path: silent, sum: silentSum,
+			says: []string{`connector "test" did not complete the handshake within 500ms`, "is " + silent + " a Snodo connector?"},
+		},
+		"exits at once": {
+			path: quits, sum: quitsSum,
+			says: []string{`connector "test"`, quits},
+		},
+		"missing": {
+			path: missing, sum: strings.Repeat("0", 64), is: fs.ErrNotExist,
+			says: []string{`connector "test"`, missing, "no such file"},
+		},
+		"not executable": {
+			path: notExecutable, sum: notExecutableSum, is: fs.ErrPermission,
+			says: []string{`connector "test"`, notExecutable, "permission denied"},
+		},
+		"no pin": {
+			path: testConnector, sum: "",
+			says: []string{`connector "test": sha256 must be the 64 hex digits`, "sha256sum " + testConnector},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, err := host.Launch(context.Background(), host.Config{
+				Name: "test", Path: tc.path, SHA256: tc.sum, StartTimeout: 500 * time.Millisecond, Logger: hclog.NewNullLogger(),
+			})
+			if err == nil {
+				c.Close()
+				t.Fatal("Launch succeeded")
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %v is not %v", err, tc.is)
+			}
+			for _, want := range tc.says {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestConnectorDoesNotSeeTheHostEnvironment: the process gets Config.Env
+// (only PATH when it is nil) and go-plugin's own variables, nothing else of
+// the hub's environment. The test connector's Check says whether a variable
+// is set, never its value. Not parallel: it sets a variable of its own
+// process.
+func TestConnectorDoesNotSeeTheHostEnvironment(t *testing.T) {
+	t.Setenv("SNODO_TEST_HUB_SECRET", "not for connectors")
+	sum, err := host.Sum(testConnector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		env     []string
+		visible map[string]bool
+	}{
+		"Env given": {
+			env:     []string{"SNODO_TEST_GIVEN=1"},
+			visible: map[string]bool{"SNODO_TEST_GIVEN": true, "SNODO_TEST_HUB_SECRET": false, "HOME": false, "PATH": false},
+		},
+		"Env nil: PATH only": {
+			visible: map[string]bool{"PATH": true, "SNODO_TEST_HUB_SECRET": false, "HOME": false},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c, err := host.Launch(context.Background(), host.Config{
+				Name: "test", Path: testConnector, SHA256: sum, Env: tc.env, Logger: hclog.NewNullLogger(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for variable, visible := range tc.visible {
+				settings := fmt.Appendf(nil, `{"source": "odv", "territory": "AB", "records": 1, "require_env": %q}`, variable)
+				err := c.Check(context.Background(), settings, "")
+				if visible && err != nil {
+					t.Errorf("%s: %v; want it visible", variable, err)
+				}
+				if !visible && (sdk.ClassOf(err) != sdk.ClassConfig || !strings.Contains(err.Error(), variable+" is not set")) {
+					t.Errorf("%s: %v; want it not set in the connector's process", variable, err)
+				}
+			}
+		})
 	}
 }

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -23,15 +22,25 @@ type settings struct {
 	Territory string `json:"territory"`
 	// Records is how many records the source holds.
 	Records int `json:"records"`
-	// Size pads each record's extensions to about this many bytes.
+	// Size pads each record with extensions to this many bytes (the
+	// records of ids beyond 9,999,999 are longer).
 	Size int `json:"size"`
 	// CrashAfter exits the process abruptly after sending this many batches
-	// (0: never).
+	// (0: never), in the middle of the read.
 	CrashAfter int `json:"crash_after"`
 	// HangAfter stops sending (without exiting) after this many batches.
 	HangAfter int `json:"hang_after"`
+	// PauseMS waits this many milliseconds before every batch but the
+	// first, as a slow system would.
+	PauseMS int `json:"pause_ms"`
 	// Unreachable makes Check and Read fail as a transient problem.
 	Unreachable bool `json:"unreachable"`
+	// RequireEnv makes Check fail with a config problem unless the
+	// environment variable of this name is set in the connector's process.
+	// Check says only whether it is set, never its value: the host's tests
+	// use it to show that the hub's environment does not leak into
+	// connectors.
+	RequireEnv string `json:"require_env"`
 }
 
 const settingsSchema = `{
@@ -46,7 +55,9 @@ const settingsSchema = `{
     "size": {"type": "integer", "minimum": 0, "maximum": 1000000},
     "crash_after": {"type": "integer", "minimum": 0},
     "hang_after": {"type": "integer", "minimum": 0},
-    "unreachable": {"type": "boolean"}
+    "pause_ms": {"type": "integer", "minimum": 0, "maximum": 60000},
+    "unreachable": {"type": "boolean"},
+    "require_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
   }
 }`
 
@@ -69,6 +80,11 @@ func (connector) Check(_ context.Context, s sdk.Settings) error {
 	}
 	if set.Unreachable {
 		return sdk.Transientf("the registry does not answer (as the settings ask)")
+	}
+	if set.RequireEnv != "" {
+		if _, ok := os.LookupEnv(set.RequireEnv); !ok {
+			return sdk.ConfigError("/require_env", "environment variable %s is not set in the connector's process", set.RequireEnv)
+		}
 	}
 	return nil
 }
@@ -94,8 +110,8 @@ func (connector) Read(ctx context.Context, req sdk.ReadRequest, emit func(sdk.Ba
 		max = 100
 	}
 	pad := ""
-	if set.Size > 300 {
-		pad = strings.Repeat("x", set.Size-300)
+	if extra := set.Size - len(appendRecord(nil, &set, 0, "")) - len(`"extensions":{"padding":""},`); extra > 0 {
+		pad = strings.Repeat("x", extra)
 	}
 	batches := 0
 	for next < set.Records {
@@ -103,23 +119,22 @@ func (connector) Read(ctx context.Context, req sdk.ReadRequest, emit func(sdk.Ba
 			<-ctx.Done()
 			return ctx.Err()
 		}
-		b := sdk.Batch{}
+		if set.PauseMS > 0 && batches > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(set.PauseMS) * time.Millisecond):
+			}
+		}
+		// One buffer holds the whole batch: building records costs little
+		// next to sending them, so that benchmarks measure the boundary.
+		n := min(max, set.Records-next)
+		buf := make([]byte, 0, n*(len(pad)+320))
+		b := sdk.Batch{Records: make([][]byte, 0, n)}
 		for ; next < set.Records && len(b.Records) < max; next++ {
-			rec := map[string]any{
-				"schema": volunteerSchema, "record_id": fmt.Sprintf("VOL-%07d", next),
-				"source": set.Source, "territory": set.Territory,
-				"recorded_at":  time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(next) * time.Minute).Format(time.RFC3339),
-				"pseudonym":    fmt.Sprintf("V%07d", next),
-				"organisation": map[string]any{"record_id": "ORG-ODV-1"},
-			}
-			if pad != "" {
-				rec["extensions"] = map[string]any{"padding": pad}
-			}
-			raw, err := json.Marshal(rec)
-			if err != nil {
-				return sdk.Fatal(err)
-			}
-			b.Records = append(b.Records, raw)
+			start := len(buf)
+			buf = appendRecord(buf, &set, next, pad)
+			b.Records = append(b.Records, buf[start:len(buf):len(buf)])
 		}
 		b.Cursor = []byte(strconv.Itoa(next))
 		if err := emit(b); err != nil {
@@ -127,10 +142,44 @@ func (connector) Read(ctx context.Context, req sdk.ReadRequest, emit func(sdk.Ba
 		}
 		batches++
 		if set.CrashAfter > 0 && batches >= set.CrashAfter {
+			// Give gRPC a moment to put the batches sent on the wire, so
+			// that the crash comes after them, not before.
+			time.Sleep(50 * time.Millisecond)
 			os.Exit(3)
 		}
 	}
 	return nil
+}
+
+// appendRecord appends volunteer record n, the JSON that encoding/json
+// would give for it (the source and territory, checked by the settings
+// schema, need no escaping).
+func appendRecord(dst []byte, set *settings, n int, pad string) []byte {
+	dst = append(dst, '{')
+	if pad != "" {
+		dst = append(dst, `"extensions":{"padding":"`...)
+		dst = append(dst, pad...)
+		dst = append(dst, `"},`...)
+	}
+	dst = append(dst, `"organisation":{"record_id":"ORG-ODV-1"},"pseudonym":"V`...)
+	dst = appendPadded(dst, n)
+	dst = append(dst, `","record_id":"VOL-`...)
+	dst = appendPadded(dst, n)
+	dst = append(dst, `","recorded_at":"`...)
+	dst = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n)*time.Minute).AppendFormat(dst, time.RFC3339)
+	dst = append(dst, `","schema":"`+volunteerSchema+`","source":"`...)
+	dst = append(dst, set.Source...)
+	dst = append(dst, `","territory":"`...)
+	dst = append(dst, set.Territory...)
+	return append(dst, `"}`...)
+}
+
+// appendPadded appends n with at least seven digits.
+func appendPadded(dst []byte, n int) []byte {
+	for d := 1000000; d > 1 && n < d; d /= 10 {
+		dst = append(dst, '0')
+	}
+	return strconv.AppendInt(dst, int64(n), 10)
 }
 
 func (connector) Write(_ context.Context, req sdk.WriteRequest) (sdk.WriteResponse, error) {
