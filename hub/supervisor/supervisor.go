@@ -559,6 +559,8 @@ func classify(err error, cfg Config) (action, string) {
 		return restart, truncate(hang.Error()) + ": killed the hung connector process"
 	case errors.As(err, &ce):
 		return stop, truncate(ce.Error())
+	case errors.Is(err, host.ErrIncompatible):
+		return stop, truncate(err.Error())
 	case errors.As(err, &se) && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)):
 		return stop, fmt.Sprintf("cannot start %s: %s; check the plugin path in snodo.yaml and that the file is executable", cfg.Host.Path, truncate(se.err.Error()))
 	case errors.As(err, &se):

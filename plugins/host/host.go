@@ -155,12 +155,16 @@ func Launch(ctx context.Context, cfg Config) (*Connector, error) {
 	return c, nil
 }
 
+// ErrIncompatible marks a connector that speaks another version of the
+// connector protocol: restarting it cannot help.
+var ErrIncompatible = errors.New("incompatible connector protocol")
+
 // startError explains why a connector did not start.
 func startError(cfg Config, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(strings.ToLower(msg), "incompatible api version"): // go-plugin's wording
-		return fmt.Errorf("connector %q speaks another version of the connector protocol (%s); this snodo speaks version %d: use a connector built for protocol %d", cfg.Name, msg, wire.ProtocolVersion, wire.ProtocolVersion)
+		return fmt.Errorf("connector %q speaks another version of the connector protocol (%s); this snodo speaks version %d: use a connector built for protocol %d: %w", cfg.Name, msg, wire.ProtocolVersion, wire.ProtocolVersion, ErrIncompatible)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Errorf("connector %q did not complete the handshake within %s: is %s a Snodo connector? (run it with SNODO_CONNECTOR_PLUGIN unset to see what it says)", cfg.Name, cfg.StartTimeout, cfg.Path)
 	case strings.Contains(msg, "checksums did not match"):

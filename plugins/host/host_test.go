@@ -152,7 +152,7 @@ func TestStartFailuresAreExplained(t *testing.T) {
 		says      []string
 	}{
 		"another protocol version": {
-			path: protocol2, sum: protocol2Sum,
+			path: protocol2, sum: protocol2Sum, is: host.ErrIncompatible,
 			says: []string{`connector "test" speaks another version of the connector protocol`, "Plugin version: 2", "this snodo speaks version 1"},
 		},
 		"no handshake": {
