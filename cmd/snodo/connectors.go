@@ -35,11 +35,6 @@ See "Writing a connector" in the README.`,
 	return cmd
 }
 
-// connectorEnv is the whole environment a connector started by these
-// commands gets: PATH only, so that a script's "#!/usr/bin/env node" finds
-// its interpreter; nothing else of the caller's environment is passed on.
-func connectorEnv() []string { return []string{"PATH=" + os.Getenv("PATH")} }
-
 func newConnectorsTestCmd() *cobra.Command {
 	var settingsFile string
 	var asJSON, noWrite, verbose bool
@@ -73,7 +68,7 @@ Exit status: 0 all passed, 1 any failed, 2 usage or I/O error.`,
 			if err != nil {
 				return err
 			}
-			opts := conformance.Options{Path: path, Timeout: timeout, SkipWrite: noWrite, Env: connectorEnv()}
+			opts := conformance.Options{Path: path, Timeout: timeout, SkipWrite: noWrite}
 			if settingsFile != "" {
 				if opts.Settings, opts.SettingsDir, err = readSettings(settingsFile); err != nil {
 					return &exitError{code: exitUsage, err: err}
@@ -370,7 +365,7 @@ I/O error.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			conn, err := host.Launch(ctx, host.Config{
-				Name: k.Name, Path: cfg.Path(k.Plugin), SHA256: k.SHA256, Env: connectorEnv(),
+				Name: k.Name, Path: cfg.Path(k.Plugin), SHA256: k.SHA256,
 				Logger: hclog.New(&hclog.LoggerOptions{Name: "connector." + k.Name, Output: cmd.ErrOrStderr(), Level: level}),
 			})
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/snodo-hub/snodo/plugins/host"
 	"github.com/spf13/cobra"
 )
 
@@ -46,6 +47,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	host.Cleanup() // no connector process outlives snodo
 	os.Exit(code)
 }
 

@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -98,7 +97,7 @@ func (o Options) withDefaults() Options {
 		o.StartTimeout = host.DefaultStartTimeout
 	}
 	if o.Env == nil {
-		o.Env = []string{"PATH=" + os.Getenv("PATH")}
+		o.Env = host.DefaultEnv()
 	}
 	if len(strings.TrimSpace(string(o.Settings))) == 0 {
 		o.Settings = []byte("{}")

@@ -42,8 +42,7 @@ type Config struct {
 	// StartTimeout bounds the start and handshake (DefaultStartTimeout if 0).
 	StartTimeout time.Duration
 	// Env is the whole environment of the process: the hub's own is never
-	// passed on. Nil gives only PATH, so that a script's
-	// "#!/usr/bin/env node" still finds its interpreter.
+	// passed on. Nil gives DefaultEnv.
 	Env []string
 	// Dir is the working directory ("" for the hub's).
 	Dir string
@@ -51,6 +50,16 @@ type Config struct {
 	// Nil logs to stderr at info level.
 	Logger hclog.Logger
 }
+
+// DefaultEnv is the whole environment a connector gets unless told
+// otherwise: PATH alone, so that a script's "#!/usr/bin/env node" finds its
+// interpreter. Nothing else of the hub's environment — credentials, proxies,
+// tokens — is passed on.
+func DefaultEnv() []string { return []string{"PATH=" + os.Getenv("PATH")} }
+
+// Cleanup ends every connector process still running; call it when the
+// program exits.
+func Cleanup() { plugin.CleanupClients() }
 
 // ChecksumError refuses a binary that does not match its pin.
 type ChecksumError struct {
@@ -115,7 +124,7 @@ func Launch(ctx context.Context, cfg Config) (*Connector, error) {
 	cmd := exec.Command(cfg.Path)
 	cmd.Env = append([]string{}, cfg.Env...)
 	if cfg.Env == nil {
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		cmd.Env = DefaultEnv()
 	}
 	cmd.Dir = cfg.Dir
 	client := plugin.NewClient(&plugin.ClientConfig{
