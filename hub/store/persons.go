@@ -79,6 +79,18 @@ func (t *Tx) LinkIdentifier(ctx context.Context, personID string, digest []byte,
 	return nil
 }
 
+// LookupPerson returns the person digest belongs to, with found false when
+// the digest is unknown; unlike ResolvePerson it never records anything. The
+// pipeline looks up every identifier of a record first, so that an
+// identifier seen before decides the person and the new ones are linked to
+// it.
+func (t *Tx) LookupPerson(ctx context.Context, digest []byte) (personID string, found bool, err error) {
+	if len(digest) == 0 {
+		return "", false, errors.New("look up person: digest is empty")
+	}
+	return t.findPerson(ctx, digest)
+}
+
 func (t *Tx) findPerson(ctx context.Context, digest []byte) (personID string, found bool, err error) {
 	err = t.stmt(ctx, stmtFindPerson).QueryRowContext(ctx, digest).Scan(&personID)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -99,6 +99,32 @@ func (t *Tx) MarkReplayed(ctx context.Context, id int64) error {
 	}
 }
 
+// SetQuarantineErrors replaces the errors (and the schema, when schema is
+// not empty) of quarantine item id: a replay that still fails leaves the
+// item in quarantine with the reasons it fails for now.
+func (t *Tx) SetQuarantineErrors(ctx context.Context, id int64, schema string, errs []QuarantineError) error {
+	if errs == nil {
+		errs = []QuarantineError{}
+	}
+	errJSON, err := json.Marshal(errs)
+	if err != nil {
+		return fmt.Errorf("update quarantine item %d: encode errors: %w", id, err)
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE quarantine SET errors = ?1, schema = coalesce(?2, schema) WHERE id = ?3`,
+		string(errJSON), nullString(schema), id)
+	if err != nil {
+		return fmt.Errorf("update quarantine item %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update quarantine item %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update quarantine item %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 // MarkDropped records that quarantine item id was dropped by an operator; it
 // is no longer listed or counted. Dropping it again is a no-op.
 func (t *Tx) MarkDropped(ctx context.Context, id int64) error {

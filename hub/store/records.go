@@ -19,6 +19,10 @@ type Record struct {
 	Territory  string    // territory code
 	RecordedAt time.Time // zero is stored as NULL
 	Body       []byte    // canonical JSON; hashed as given, never re-encoded
+	// PersonID is the pseudonymous id of the person the record is mainly
+	// about (for a person's timeline); empty is stored as NULL. It is not
+	// part of the content hash: the body holds the person ids it refers to.
+	PersonID string
 }
 
 // StoredRecord is a Record as stored, with its bookkeeping.
@@ -87,7 +91,7 @@ func (t *Tx) UpsertRecord(ctx context.Context, r Record) (Outcome, error) {
 	}
 	if _, err := t.stmt(ctx, write).ExecContext(ctx,
 		r.Schema, r.SchemaID, r.Source, r.RecordID, r.Territory,
-		sum[:], r.Body, nullTime(r.RecordedAt), t.s.stamp(),
+		sum[:], r.Body, nullTime(r.RecordedAt), t.s.stamp(), nullString(r.PersonID),
 	); err != nil {
 		return 0, r.wrap(err)
 	}
@@ -124,19 +128,20 @@ func (r *Record) validate() error {
 
 // GetRecord reads the record (source, recordID); ok is false when there is none.
 func (s *Store) GetRecord(ctx context.Context, source, recordID string) (rec StoredRecord, ok bool, err error) {
-	var recordedAt sql.NullString
+	var recordedAt, personID sql.NullString
 	var first, updated string
 	err = s.r.QueryRowContext(ctx, `SELECT id, schema, schema_id, source, record_id, territory, content_hash, body,
-    recorded_at, first_stored_at, updated_at, version
+    recorded_at, first_stored_at, updated_at, version, person_id
 FROM records WHERE source = ?1 AND record_id = ?2`, source, recordID).Scan(
 		&rec.ID, &rec.Schema, &rec.SchemaID, &rec.Source, &rec.RecordID, &rec.Territory, &rec.ContentHash, &rec.Body,
-		&recordedAt, &first, &updated, &rec.Version)
+		&recordedAt, &first, &updated, &rec.Version, &personID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return StoredRecord{}, false, nil
 	}
 	if err != nil {
 		return StoredRecord{}, false, fmt.Errorf("read record from source %q: %w", source, err)
 	}
+	rec.PersonID = personID.String
 	if rec.RecordedAt, err = parseNullTime(recordedAt); err == nil {
 		if rec.FirstStoredAt, err = parseTime(first); err == nil {
 			rec.UpdatedAt, err = parseTime(updated)

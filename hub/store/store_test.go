@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,7 +111,7 @@ func TestOpenAppliesMigrations(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"audit", "cursors", "outbox", "person_identifiers", "persons", "quarantine", "records"}
+	want := []string{"api_tokens", "audit", "connector_runs", "cursors", "outbox", "person_identifiers", "persons", "quarantine", "records"}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Errorf("tables (-want +got):\n%s", diff)
 	}
@@ -160,30 +161,31 @@ func TestMigrationsUpgradeAndRollBack(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := testPath(t)
-	init, err := embeddedMigrations.ReadFile("migrations/0001_init.sql")
+	// v1 is the schema this binary ships (the store's statements need all
+	// of it); v2 adds one migration, v3 one more that fails.
+	shipped, err := loadMigrations(embeddedMigrations)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1 := fstest.MapFS{
-		"migrations/0001_init.sql": {Data: init},
+	n := len(shipped)
+	v1 := fstest.MapFS{}
+	for _, m := range shipped {
+		v1["migrations/"+m.name] = &fstest.MapFile{Data: []byte(m.sql)}
 	}
-	v2 := fstest.MapFS{
-		"migrations/0001_init.sql": v1["migrations/0001_init.sql"],
-		"migrations/0002_b.sql":    {Data: []byte("CREATE TABLE b (x INTEGER); INSERT INTO b VALUES (1);")},
-	}
-	v3 := fstest.MapFS{
-		"migrations/0001_init.sql": v1["migrations/0001_init.sql"],
-		"migrations/0002_b.sql":    v2["migrations/0002_b.sql"],
-		// Creates c, then fails: c must not survive.
-		"migrations/0003_c.sql": {Data: []byte("CREATE TABLE c (x INTEGER); INSERT INTO nowhere VALUES (1);")},
-	}
+	nameB := fmt.Sprintf("migrations/%04d_b.sql", n+1)
+	nameC := fmt.Sprintf("%04d_c.sql", n+2)
+	v2 := maps.Clone(v1)
+	v2[nameB] = &fstest.MapFile{Data: []byte("CREATE TABLE b (x INTEGER); INSERT INTO b VALUES (1);")}
+	v3 := maps.Clone(v2)
+	// Creates c, then fails: c must not survive.
+	v3["migrations/"+nameC] = &fstest.MapFile{Data: []byte("CREATE TABLE c (x INTEGER); INSERT INTO nowhere VALUES (1);")}
 
 	s, err := Open(ctx, path, withMigrations(v1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 1 {
-		t.Errorf("v1: Version() = %d, want 1", s.Version())
+	if s.Version() != n {
+		t.Errorf("v1: Version() = %d, want %d", s.Version(), n)
 	}
 	s.Close()
 
@@ -191,23 +193,23 @@ func TestMigrationsUpgradeAndRollBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 2 {
-		t.Errorf("v2: Version() = %d, want 2", s.Version())
+	if s.Version() != n+1 {
+		t.Errorf("v2: Version() = %d, want %d", s.Version(), n+1)
 	}
 	s.Close()
 
-	if _, err = Open(ctx, path, withMigrations(v3)); err == nil || !strings.Contains(err.Error(), "0003_c.sql") {
-		t.Fatalf("v3 with a failing migration: got %v, want an error naming 0003_c.sql", err)
+	if _, err = Open(ctx, path, withMigrations(v3)); err == nil || !strings.Contains(err.Error(), nameC) {
+		t.Fatalf("v3 with a failing migration: got %v, want an error naming %s", err, nameC)
 	}
 	db := rawDB(t, path)
-	if got := pragma(t, db, "user_version"); got != "2" {
-		t.Errorf("after the failed migration user_version = %s, want 2", got)
+	if got := pragma(t, db, "user_version"); got != fmt.Sprint(n+1) {
+		t.Errorf("after the failed migration user_version = %s, want %d", got, n+1)
 	}
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'c'`).Scan(&n); err != nil {
+	var count int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'c'`).Scan(&count); err != nil {
 		t.Fatal(err)
 	}
-	if n != 0 {
+	if count != 0 {
 		t.Errorf("table c of the failed migration exists")
 	}
 }

@@ -75,11 +75,11 @@ const (
 var stmtSQL = [numStmts]string{
 	stmtFindRecord: `SELECT content_hash FROM records WHERE source = ?1 AND record_id = ?2`,
 	stmtInsertRecord: `INSERT INTO records
-    (schema, schema_id, source, record_id, territory, content_hash, body, recorded_at, first_stored_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)`,
+    (schema, schema_id, source, record_id, territory, content_hash, body, recorded_at, first_stored_at, updated_at, person_id)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)`,
 	stmtUpdateRecord: `UPDATE records SET
     schema = ?1, schema_id = ?2, territory = ?5, content_hash = ?6, body = ?7, recorded_at = ?8,
-    updated_at = ?9, version = version + 1
+    updated_at = ?9, person_id = ?10, version = version + 1
 WHERE source = ?3 AND record_id = ?4`,
 	stmtSetCursor: `INSERT INTO cursors (source, cursor, updated_at) VALUES (?1, coalesce(?2, x''), ?3)
 ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
