@@ -32,6 +32,12 @@
 // recovering it is gone (killed if it hung) and a new one is started after
 // the backoff.
 //
+// A Sink that stores a batch but returns a *DegradedError (the pipeline
+// does when too many of a connector's records go to quarantine) moves a
+// running instance to degraded with the Sink's reason, without a backoff:
+// reading goes on, and the first batch stored without one moves it back to
+// running.
+//
 // Every transition carries a reason for the admin, visible in Status and
 // passed to Config.OnChange.
 //

@@ -47,6 +47,19 @@ type Cursors interface {
 // stored when the hub shuts down is finished.
 type Sink func(ctx context.Context, source string, b sdk.Batch) error
 
+// DegradedError is what a Sink returns when it stored its batch — records
+// and cursor committed — but the instance needs the admin's attention: too
+// many of its records went to quarantine, say. The supervisor counts the
+// batch as stored, shows the instance as Degraded with Reason and keeps
+// reading; the next batch the Sink stores without one puts it back to
+// Running.
+type DegradedError struct {
+	// Reason says what is wrong and what to do, for the admin.
+	Reason string
+}
+
+func (e *DegradedError) Error() string { return e.Reason }
+
 // Clock tells the time and waits. Tests may give their own; nil is the
 // real clock.
 type Clock interface {
@@ -80,6 +93,12 @@ type Config struct {
 	IdlePause time.Duration
 	// MaxBatch is the largest batch asked for (0: the connector chooses).
 	MaxBatch int
+	// ReadAhead lets the connector send its next batch while the Sink
+	// stores the current one, so that the connector and the hub work at
+	// the same time (one batch ahead). Delivery is the same: a batch read
+	// ahead but not stored when the read stops is read again from the
+	// committed cursor.
+	ReadAhead bool
 	// StallTimeout is how long a read may go without a batch, or a Check
 	// without an answer, before the connector counts as hung: its process
 	// is killed and restarted (DefaultStallTimeout if 0). The time the
@@ -111,7 +130,9 @@ const (
 	// Running: the process is up and its calls succeed.
 	Running
 	// Degraded: the process is up but a call failed with a transient
-	// error; the supervisor retries after the backoff.
+	// error, and the supervisor retries after the backoff; or the Sink
+	// stores its batches but returned a *DegradedError (too many records
+	// going to quarantine), and reading goes on.
 	Degraded
 	// Recovering: the process crashed, hung or did not start; the
 	// supervisor waits for the backoff before starting it again.
@@ -176,6 +197,9 @@ type Supervisor struct {
 	failures     int
 	healthySince time.Time
 	lastCheck    time.Time
+	// flood is the reason of the Sink's last *DegradedError, until a batch
+	// is stored without one.
+	flood string
 }
 
 // New makes the supervisor of one connector instance; it starts nothing.
@@ -231,7 +255,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	defer s.busy.Store(false)
 	defer s.closeConn()
-	s.launches, s.failures = 0, 0
+	s.launches, s.failures, s.flood = 0, 0, ""
 	for ctx.Err() == nil {
 		err := s.cycle(ctx)
 		if err == nil || ctx.Err() != nil {
@@ -255,13 +279,16 @@ func (s *Supervisor) ReadOnce(ctx context.Context) error {
 	}
 	defer s.busy.Store(false)
 	defer s.closeConn()
-	s.launches = 0
+	s.launches, s.flood = 0, ""
 	err := s.start(ctx)
 	if err == nil {
 		_, err = s.read(ctx)
 	}
 	s.closeConn()
 	switch {
+	case err == nil && s.flood != "":
+		s.set(Stopped, "read once: done, but "+s.flood, 0)
+		return nil
 	case err == nil:
 		s.set(Stopped, "read once: done", 0)
 		return nil
@@ -362,10 +389,15 @@ func (s *Supervisor) read(ctx context.Context) (int, error) {
 		done <- conn.Read(readCtx, req, func(b sdk.Batch) error {
 			select {
 			case batches <- b:
-				return <-acks
 			case <-readCtx.Done():
 				return readCtx.Err()
 			}
+			if s.cfg.ReadAhead {
+				// The loop has the batch: receive the next one meanwhile.
+				// A failure of the Sink cancels readCtx.
+				return nil
+			}
+			return <-acks
 		})
 	}()
 	// finish cancels the read and waits for its goroutine.
@@ -379,12 +411,19 @@ func (s *Supervisor) read(ctx context.Context) (int, error) {
 		select {
 		case b := <-batches:
 			err := s.sink(context.WithoutCancel(ctx), s.cfg.Name, b)
-			acks <- err
+			var degraded *DegradedError
+			if errors.As(err, &degraded) {
+				err = nil // stored: keep reading
+			}
+			if !s.cfg.ReadAhead {
+				acks <- err
+			}
 			if err != nil {
 				return n, finish(&sinkError{err})
 			}
 			n++
 			s.stored(len(b.Records))
+			s.sinkSays(degraded)
 			if ctx.Err() != nil {
 				return n, finish(ctx.Err())
 			}
@@ -503,7 +542,14 @@ func (s *Supervisor) set(state State, reason string, wait time.Duration) {
 }
 
 // running moves to Running unless already there; a healthy period starts.
+// While the Sink reports the instance degraded, it stays Degraded.
 func (s *Supervisor) running(reason string) {
+	if s.flood != "" {
+		if st := s.Status(); st.State != Degraded || st.Reason != s.flood {
+			s.set(Degraded, s.flood, 0)
+		}
+		return
+	}
 	if s.State() == Running {
 		return
 	}
@@ -517,6 +563,19 @@ func (s *Supervisor) stored(records int) {
 	s.status.Batches++
 	s.status.LastSuccess = s.clock.Now()
 	s.mu.Unlock()
+}
+
+// sinkSays follows what the Sink said of a stored batch: degraded (with
+// why), or not, which ends an earlier degradation.
+func (s *Supervisor) sinkSays(degraded *DegradedError) {
+	switch {
+	case degraded != nil:
+		s.flood = truncate(degraded.Reason)
+		s.running("")
+	case s.flood != "":
+		s.flood = ""
+		s.running("running: the sink stores this connector's batches normally again")
+	}
 }
 
 // succeeded records a read that ended well.

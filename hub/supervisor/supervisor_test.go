@@ -717,3 +717,199 @@ func TestNewRefusesAnIncompleteConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestSinkDegradesTheInstance: a Sink that stores its batches but returns a
+// *DegradedError (the pipeline's flood of quarantined records) shows the
+// instance as degraded with the Sink's reason, reading goes on without a
+// retry or a restart, and the first batch stored without one puts the
+// instance back to running.
+func TestSinkDegradesTheInstance(t *testing.T) {
+	t.Parallel()
+	const records = 300 // 6 batches of 50
+	const reason = "40 of the last 100 records went to quarantine: check the mapping"
+	tests := map[string]struct {
+		degraded  func(batch int) bool // whether the Sink reports batch n (1-based) degraded
+		readOnce  bool
+		wantState supervisor.State
+		wantIn    string // in the final reason
+	}{
+		"Run: batches 2 to 4 degraded, then clean again": {
+			degraded:  func(n int) bool { return n >= 2 && n <= 4 },
+			wantState: supervisor.Running,
+		},
+		"ReadOnce: the last batch degraded": {
+			degraded:  func(n int) bool { return n == records/50 },
+			readOnce:  true,
+			wantState: supervisor.Stopped,
+			wantIn:    "read once: done, but " + reason,
+		},
+		"ReadOnce: degraded, then clean": {
+			degraded:  func(n int) bool { return n == 1 },
+			readOnce:  true,
+			wantState: supervisor.Stopped,
+			wantIn:    "read once: done",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := openStore(t)
+			var (
+				out     outcomes
+				h       history
+				mu      sync.Mutex
+				batches int
+			)
+			sink := storeSink(st, &out)
+			s, err := supervisor.New(config(`{"source": "odv", "territory": "AB", "records": 300}`, &h), st,
+				func(ctx context.Context, source string, b sdk.Batch) error {
+					if err := sink(ctx, source, b); err != nil {
+						return err
+					}
+					mu.Lock()
+					batches++
+					n := batches
+					mu.Unlock()
+					if tc.degraded(n) {
+						return fmt.Errorf("stored: %w", &supervisor.DegradedError{Reason: reason})
+					}
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.readOnce {
+				if err := s.ReadOnce(context.Background()); err != nil {
+					t.Fatalf("ReadOnce: %v", err)
+				}
+			} else {
+				stop := run(t, s)
+				waitFor(t, "all records", func() bool { return s.Status().Records >= records })
+				waitFor(t, "running again", func() bool { return s.State() == supervisor.Running })
+				if got := s.Status(); got.State != tc.wantState {
+					t.Errorf("state after the clean batches: %s (%s), want %s", got.State, got.Reason, tc.wantState)
+				}
+				if err := stop(); err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+			}
+
+			if diff := cmp.Diff(map[store.Outcome]int{store.Inserted: records}, out.get()); diff != "" {
+				t.Errorf("upsert outcomes (-want +got): a degraded batch must count as stored, once:\n%s", diff)
+			}
+			got := s.Status()
+			if got.Records != records || got.Errors != 0 || got.Restarts != 0 {
+				t.Errorf("status %+v: want %d records, no error, no restart", got, records)
+			}
+			if tc.readOnce && (got.State != tc.wantState || !strings.HasPrefix(got.Reason, tc.wantIn) || (tc.wantIn == "read once: done" && got.Reason != tc.wantIn)) {
+				t.Errorf("after ReadOnce: %s (%s), want %s (%s)", got.State, got.Reason, tc.wantState, tc.wantIn)
+			}
+			var degraded []string
+			for _, st := range h.all() {
+				if st.State == supervisor.Degraded {
+					degraded = append(degraded, st.Reason)
+				}
+			}
+			if len(degraded) == 0 || degraded[0] != reason {
+				t.Errorf("reasons while degraded %q, want %q", degraded, reason)
+			}
+			if states := h.states(); !contains(states, supervisor.Running, supervisor.Degraded) {
+				t.Errorf("states %v: want running, then degraded", states)
+			}
+			if !tc.readOnce {
+				if states := h.states(); !contains(states, supervisor.Running, supervisor.Degraded, supervisor.Running) {
+					t.Errorf("states %v: want running, degraded and running again", states)
+				}
+			}
+		})
+	}
+}
+
+// TestReadAhead: with ReadAhead the connector sends its next batch while
+// the Sink stores the current one; a crash, a kill or a failing Sink still
+// loses nothing and stores nothing twice.
+func TestReadAhead(t *testing.T) {
+	t.Parallel()
+	const records = 500
+	tests := map[string]struct {
+		settings string
+		// killAfter kills the process after the sink stored this many
+		// batches; failAt makes the sink fail (without storing) at this
+		// batch.
+		killAfter, failAt int
+	}{
+		"the connector crashes after every 3 batches": {settings: `{"source": "odv", "territory": "AB", "records": 500, "crash_after": 3}`},
+		"killed from outside mid-stream":              {settings: `{"source": "odv", "territory": "AB", "records": 500, "pause_ms": 20}`, killAfter: 4},
+		"the sink fails once":                         {settings: `{"source": "odv", "territory": "AB", "records": 500}`, failAt: 5},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := openStore(t)
+			var (
+				out     outcomes
+				h       history
+				sup     *supervisor.Supervisor
+				mu      sync.Mutex
+				batches int
+			)
+			sink := storeSink(st, &out)
+			cfg := config(tc.settings, &h)
+			cfg.ReadAhead = true
+			s, err := supervisor.New(cfg, st, func(ctx context.Context, source string, b sdk.Batch) error {
+				mu.Lock()
+				batches++
+				n := batches
+				mu.Unlock()
+				if n == tc.failAt {
+					return errors.New("the disk is full")
+				}
+				if err := sink(ctx, source, b); err != nil {
+					return err
+				}
+				if n == tc.killAfter {
+					if err := syscall.Kill(sup.Status().Pid, syscall.SIGKILL); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sup = s
+			stop := run(t, s)
+			waitFor(t, "all records", func() bool { return s.Status().Records >= records })
+			if err := stop(); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if diff := cmp.Diff(map[store.Outcome]int{store.Inserted: records}, out.get()); diff != "" {
+				t.Errorf("upsert outcomes (-want +got): a record lost or stored twice:\n%s", diff)
+			}
+			if c, _, err := st.Cursor(context.Background(), "odv"); err != nil || string(c) != "500" {
+				t.Errorf("cursor %q, %v; want 500", c, err)
+			}
+			if got := s.Status(); got.Records != records || got.Errors == 0 {
+				t.Errorf("status %+v: want %d records and the failure counted", got, records)
+			}
+		})
+	}
+	t.Run("ReadOnce reads to the end", func(t *testing.T) {
+		t.Parallel()
+		st := openStore(t)
+		var out outcomes
+		var h history
+		cfg := config(`{"source": "odv", "territory": "AB", "records": 321}`, &h)
+		cfg.ReadAhead = true
+		s, err := supervisor.New(cfg, st, storeSink(st, &out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReadOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[store.Outcome]int{store.Inserted: 321}, out.get()); diff != "" {
+			t.Errorf("upsert outcomes (-want +got):\n%s", diff)
+		}
+	})
+}
