@@ -106,7 +106,7 @@ const (
 	DefaultBusyTimeout  = 5 * time.Second
 	DefaultMode         = "territory"
 	DefaultLogLevel     = "info"
-	DefaultLogFormat    = "text"
+	DefaultLogFormat    = "auto"
 	configSchemaID      = "https://snodo-hub.github.io/schemas/config/1.0.0"
 	configSchemaMissing = "the embedded snodo.yaml schema does not compile"
 )

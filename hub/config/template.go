@@ -19,7 +19,7 @@ territory:
   name: %s
 
 store:
-  path: %s          # SQLite database (WAL mode): back it up with sqlite3 ".backup", never by copying the file alone
+  path: %s          # SQLite database (WAL mode): back it up with "snodo backup FILE", never by copying the file alone
   busy_timeout: 5s
 
 keys:
@@ -32,6 +32,6 @@ listen: %s
 
 log:
   level: %s         # debug | info | warn | error
-  format: %s        # text | json
+  format: %s        # auto (text on a terminal, JSON otherwise) | text | json
 `, code, quoted, DefaultStorePath, DefaultPseudoKey, DefaultSigningKey, DefaultListen, DefaultLogLevel, DefaultLogFormat))
 }
