@@ -14,13 +14,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/snodo-hub/snodo/hub/config"
 	"github.com/snodo-hub/snodo/plugins/conformance"
 	"github.com/snodo-hub/snodo/plugins/host"
 	"github.com/snodo-hub/snodo/plugins/scaffold"
-	"github.com/snodo-hub/snodo/plugins/sdk"
 )
 
 func newConnectorsCmd() *cobra.Command {
@@ -123,43 +121,9 @@ func executable(path string) (string, error) {
 	return abs, nil
 }
 
-// readSettings reads an instance's settings file — JSON, or YAML (any
-// extension but .json) — as a JSON object, and returns it with the file's
-// folder, which relative paths in it are relative to.
-func readSettings(file string) ([]byte, string, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, "", fmt.Errorf("settings %s: %w", file, unwrapPath(err))
-	}
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return nil, "", err
-	}
-	var v any
-	if strings.EqualFold(filepath.Ext(file), ".json") {
-		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, "", fmt.Errorf("settings %s are not valid JSON: %v", file, err)
-		}
-		if _, ok := v.(map[string]any); !ok {
-			return nil, "", fmt.Errorf("settings %s: want a JSON object of settings", file)
-		}
-		return data, filepath.Dir(abs), nil
-	}
-	if err := yaml.Unmarshal(data, &v); err != nil {
-		return nil, "", fmt.Errorf("settings %s are not valid YAML: %v", file, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	if v == nil {
-		v = map[string]any{}
-	}
-	if _, ok := v.(map[string]any); !ok {
-		return nil, "", fmt.Errorf("settings %s: want a mapping of settings (name: value)", file)
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return nil, "", fmt.Errorf("settings %s cannot be written as JSON: %v", file, err)
-	}
-	return out, filepath.Dir(abs), nil
-}
+// readSettings reads an instance's settings file (JSON or YAML) as JSON,
+// with the folder relative paths in it are relative to.
+func readSettings(file string) ([]byte, string, error) { return config.ReadSettings(file) }
 
 func newConnectorsNewCmd() *cobra.Command {
 	var dir string
@@ -379,7 +343,7 @@ I/O error.`,
 				fmt.Fprintf(out, "ok: %s (%s %s) can reach its system\n", k.Name, m.Name, m.Version)
 				return nil
 			}
-			fmt.Fprintf(out, "%s (%s %s): %s\n", k.Name, m.Name, m.Version, describeProblem(err))
+			fmt.Fprintf(out, "%s (%s %s): %s\n", k.Name, m.Name, m.Version, host.DescribeProblem(err))
 			return &exitError{code: exitFindings}
 		},
 	}
@@ -387,30 +351,4 @@ I/O error.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "bound on starting the connector and its check")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the connector's log on stderr")
 	return cmd
-}
-
-// describeProblem says what a failed Check means for the admin.
-func describeProblem(err error) string {
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		return "fatal problem: " + err.Error()
-	}
-	msg := e.Message
-	if msg == "" && e.Err != nil {
-		msg = e.Err.Error()
-	}
-	at := ""
-	if e.Pointer != "" {
-		at = " at " + e.Pointer
-	}
-	var what string
-	switch e.Class {
-	case sdk.ClassConfig:
-		what = "fix the instance's settings"
-	case sdk.ClassTransient:
-		what = "the system is down or busy; the hub retries with backoff"
-	default:
-		what = "the connector cannot go on"
-	}
-	return fmt.Sprintf("%s problem%s: %s (%s)", e.Class, at, msg, what)
 }

@@ -111,6 +111,14 @@ schema change), 2 usage or I/O errors.`,
 		newIDCmd(),
 		newDemoCmd(),
 		newConnectorsCmd(),
+		newIngestCmd(),
+		newQuarantineCmd(),
+		newStatusCmd(),
+		newDoctorCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
+		newTokensCmd(),
+		newAuditCmd(),
 	)
 	return root
 }

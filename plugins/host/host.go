@@ -324,3 +324,31 @@ func manifestFromWire(m *connectorv1.Manifest) sdk.Manifest {
 		Produces: m.GetProduces(), Accepts: m.GetAccepts(), SettingsSchema: m.GetSettingsSchema(),
 	}
 }
+
+// DescribeProblem says what a connector's failed Check means for the
+// admin: the problem's class, where in the settings, the message, and what
+// to do.
+func DescribeProblem(err error) string {
+	var e *sdk.Error
+	if !errors.As(err, &e) {
+		return "fatal problem: " + err.Error()
+	}
+	msg := e.Message
+	if msg == "" && e.Err != nil {
+		msg = e.Err.Error()
+	}
+	at := ""
+	if e.Pointer != "" {
+		at = " at " + e.Pointer
+	}
+	var what string
+	switch e.Class {
+	case sdk.ClassConfig:
+		what = "fix the instance's settings"
+	case sdk.ClassTransient:
+		what = "the system is down or busy; the hub retries with backoff"
+	default:
+		what = "the connector cannot go on"
+	}
+	return fmt.Sprintf("%s problem%s: %s (%s)", e.Class, at, msg, what)
+}
