@@ -22,6 +22,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/snodo-hub/snodo/plugins/sdk"
+	"github.com/snodo-hub/snodo/schemas"
 )
 
 // DefaultMaxBatch is the batch size when the hub does not ask for one.
@@ -53,7 +54,7 @@ type reading struct {
 }
 
 func (r *reading) add(rec map[string]any) error {
-	b, err := appendJSON(make([]byte, 0, 512), rec)
+	b, err := schemas.AppendCanonical(make([]byte, 0, 512), rec)
 	if err != nil {
 		return sdk.Fatal(fmt.Errorf("marshal a record: %w", err))
 	}

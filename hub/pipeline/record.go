@@ -173,7 +173,7 @@ func (p *Pipeline) writeBody(r *record) {
 		delete(ref.obj, "identifiers")
 		ref.obj["person_id"] = p.placeholder(i)
 	}
-	body, err := appendCanonical(make([]byte, 0, len(r.raw)+len(r.raw)/8), r.doc)
+	body, err := schemas.AppendCanonical(make([]byte, 0, len(r.raw)+len(r.raw)/8), r.doc)
 	if err != nil {
 		r.fail("", "cannot be written as JSON again: %s", err)
 		return

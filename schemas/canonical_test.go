@@ -1,4 +1,4 @@
-package pipeline
+package schemas_test
 
 import (
 	"bytes"
@@ -39,26 +39,29 @@ func TestCanonicalIsEncodingJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := appendCanonical(nil, v)
+			got, err := schemas.AppendCanonical(nil, v)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if want := encodingJSON(t, v); !bytes.Equal(got, want) {
-				t.Errorf("appendCanonical:\n%s\nencoding/json:\n%s", got, want)
+				t.Errorf("AppendCanonical:\n%s\nencoding/json:\n%s", got, want)
 			}
 		})
 	}
 	// Strings that the decoder never makes (invalid UTF-8) still match.
 	for _, s := range []string{"a\xffb", "\xe2\x80", "ok"} {
-		got, _ := appendCanonical(nil, s)
+		got, _ := schemas.AppendCanonical(nil, s)
 		if want := encodingJSON(t, s); !bytes.Equal(got, want) {
 			t.Errorf("%q: %s, encoding/json %s", s, got, want)
 		}
 	}
-	if _, err := appendCanonical(nil, json.Number("1x")); err == nil {
+	if _, err := schemas.AppendCanonical(nil, json.Number("1x")); err == nil {
 		t.Errorf("an invalid number was written")
 	}
-	if _, err := appendCanonical(nil, struct{}{}); err == nil {
+	if got, err := schemas.AppendCanonical(nil, []any{int64(-7), 2.5}); err != nil || string(got) != "[-7,2.5]" {
+		t.Errorf("int64 and float64: %s %v", got, err)
+	}
+	if _, err := schemas.AppendCanonical(nil, struct{}{}); err == nil {
 		t.Errorf("a struct was written")
 	}
 }
@@ -71,9 +74,9 @@ func FuzzCanonical(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got, err := appendCanonical(nil, v)
+		got, err := schemas.AppendCanonical(nil, v)
 		if err != nil {
-			t.Fatalf("appendCanonical(%q): %v", doc, err)
+			t.Fatalf("schemas.AppendCanonical(%q): %v", doc, err)
 		}
 		if want := encodingJSON(t, v); !bytes.Equal(got, want) {
 			t.Fatalf("%q:\n%s\n%s", doc, got, want)

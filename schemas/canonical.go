@@ -1,4 +1,4 @@
-package pipeline
+package schemas
 
 import (
 	"encoding/json"
@@ -8,26 +8,29 @@ import (
 	"unicode/utf8"
 )
 
-// appendCanonical appends v as the store keeps records: the JSON that
-// encoding/json writes with SetEscapeHTML(false) — object keys sorted, no
-// insignificant white space, numbers as they came (json.Number) — for the
-// values schemas.Decode makes (maps, slices, strings, json.Number, bools,
-// nil). It is a few times faster than encoding/json, which sorts keys and
-// walks values by reflection; TestCanonicalIsEncodingJSON keeps the two
+// AppendCanonical appends v as canonical JSON: what encoding/json writes
+// with SetEscapeHTML(false) — object keys sorted, no insignificant white
+// space, numbers as they came (json.Number) — for the values Decode makes
+// (maps, slices, strings, json.Number, bools, nil) and the int64 and float64
+// a connector may build. The hub stores records in this form and connectors
+// may emit it. It is a few times faster than encoding/json, which sorts keys
+// and walks values by reflection; TestCanonicalIsEncodingJSON keeps the two
 // equal.
-func appendCanonical(dst []byte, v any) ([]byte, error) {
+func AppendCanonical(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
 	case bool:
 		return strconv.AppendBool(dst, x), nil
 	case string:
-		return appendString(dst, x), nil
+		return appendJSONString(dst, x), nil
 	case json.Number:
 		if !json.Valid([]byte(x)) || len(x) == 0 || x[0] == '"' {
 			return nil, fmt.Errorf("invalid number literal %q", string(x))
 		}
 		return append(dst, x...), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
 	case float64:
 		return strconv.AppendFloat(dst, x, 'g', -1, 64), nil
 	case []any:
@@ -37,7 +40,7 @@ func appendCanonical(dst []byte, v any) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendCanonical(dst, item); err != nil {
+			if dst, err = AppendCanonical(dst, item); err != nil {
 				return nil, err
 			}
 		}
@@ -54,10 +57,10 @@ func appendCanonical(dst []byte, v any) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = appendJSONString(dst, k)
 			dst = append(dst, ':')
 			var err error
-			if dst, err = appendCanonical(dst, x[k]); err != nil {
+			if dst, err = AppendCanonical(dst, x[k]); err != nil {
 				return nil, err
 			}
 		}
@@ -68,10 +71,10 @@ func appendCanonical(dst []byte, v any) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes s as encoding/json does without HTML escaping:
+// appendJSONString writes s as encoding/json does without HTML escaping:
 // quotes, backslashes and control characters escaped (\n, \r, \t, \b and
 // \f short), invalid UTF-8 as U+FFFD, and U+2028 and U+2029 escaped.
-func appendString(dst []byte, s string) []byte {
+func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
