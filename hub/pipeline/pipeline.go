@@ -294,6 +294,10 @@ func (r *report) count(o store.Outcome) {
 // transaction; it returns once both are committed (or it failed). It is a
 // supervisor.Sink. A batch stored while the source floods the quarantine
 // returns a *supervisor.DegradedError saying so.
+//
+// A batch handed over is finished even when ctx ends meanwhile: shutting
+// down stops the reading, not the batch being stored (its transaction is
+// bounded by the store's busy timeout and the retry limit).
 func (p *Pipeline) Sink(ctx context.Context, source string, b sdk.Batch) error {
 	p.mu.Lock()
 	if p.closed {
@@ -310,7 +314,7 @@ func (p *Pipeline) Sink(ctx context.Context, source string, b sdk.Batch) error {
 	msg := message.NewMessage(id, encodeBatch(source, b))
 	middleware.SetCorrelationID(id, msg)
 	msg.Metadata.Set("source", source)
-	msg.SetContext(context.WithValue(ctx, resultKey{}, res))
+	msg.SetContext(context.WithValue(context.WithoutCancel(ctx), resultKey{}, res))
 	if err := p.pubsub.Publish(topicBatches, msg); err != nil {
 		return fmt.Errorf("hand the batch of %q to the pipeline: %w", source, err)
 	}
