@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/snodo-hub/snodo/plugins/sdk"
+	"github.com/snodo-hub/snodo/plugins/sdk/yamldoc"
 )
 
 //go:embed settings.schema.json
@@ -107,9 +108,9 @@ func (c *Connector) load(set sdk.Settings) (*config, error) {
 	}
 	m, err := loadMapping(set.Path(s.Mapping), ct, mappingDefaults{loc: loc, encoding: s.Encoding})
 	if err != nil {
-		var me *mappingError
+		var me *yamldoc.Error
 		if errors.As(err, &me) {
-			return nil, sdk.ConfigError("/mapping", "the mapping file has %s:\n%s", plural(len(me.problems), "problem"), me.Error())
+			return nil, sdk.ConfigError("/mapping", "the mapping file has %s:\n%s", plural(len(me.Problems), "problem"), me.Error())
 		}
 		return nil, sdk.ConfigError("/mapping", "%v", err)
 	}

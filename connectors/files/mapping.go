@@ -15,6 +15,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/snodo-hub/snodo/plugins/sdk/yamldoc"
 )
 
 //go:embed mapping.schema.json
@@ -137,36 +139,27 @@ func loadMapping(file string, c *contract, d mappingDefaults) (*mapping, error) 
 
 // parseMapping validates and compiles mapping data read from file.
 func parseMapping(file string, data []byte, c *contract, d mappingDefaults) (*mapping, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &mappingError{[]problem{yamlProblem(file, err)}}
+	root, err := yamldoc.Parse(file, data)
+	if err != nil {
+		return nil, err
 	}
-	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, &mappingError{[]problem{{file: file, line: 1, column: 1, message: "the mapping file is empty: expected version: 1 and a list of files"}}}
+	if root == nil {
+		return nil, &yamldoc.Error{Problems: []yamldoc.Problem{{File: file, Line: 1, Column: 1, Message: "the mapping file is empty: expected version: 1 and a list of files"}}}
 	}
-	value, p := toJSON(file, &root)
-	if p != nil {
-		return nil, &mappingError{[]problem{*p}}
+	value, err := yamldoc.ToJSON(file, root)
+	if err != nil {
+		return nil, err
 	}
-	if problems := validateMapping(file, &root, value); len(problems) > 0 {
-		return nil, &mappingError{problems}
+	if problems := validateMapping(file, root, value); len(problems) > 0 {
+		return nil, &yamldoc.Error{Problems: problems}
 	}
-	b := &mappingBuilder{file: file, root: &root, c: c, d: d}
+	b := &mappingBuilder{file: file, root: root, c: c, d: d}
 	m := b.build(value.(map[string]any))
 	if len(b.problems) > 0 {
-		sortProblems(b.problems)
-		return nil, &mappingError{b.problems}
+		yamldoc.Sort(b.problems)
+		return nil, &yamldoc.Error{Problems: b.problems}
 	}
 	return m, nil
-}
-
-func sortProblems(ps []problem) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		if ps[i].line != ps[j].line {
-			return ps[i].line < ps[j].line
-		}
-		return ps[i].column < ps[j].column
-	})
 }
 
 func compileMappingSchema() (*jsonschema.Schema, error) {
@@ -181,7 +174,7 @@ func compileMappingSchema() (*jsonschema.Schema, error) {
 
 // validateMapping checks the mapping against its JSON Schema and says
 // where each problem is and what was expected.
-func validateMapping(file string, root *yaml.Node, value any) []problem {
+func validateMapping(file string, root *yaml.Node, value any) []yamldoc.Problem {
 	s, err := compileMappingSchema()
 	if err != nil {
 		panic("files connector: the embedded mapping schema does not compile: " + err.Error())
@@ -190,35 +183,17 @@ func validateMapping(file string, root *yaml.Node, value any) []problem {
 	if err == nil {
 		return nil
 	}
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return []problem{{file: file, message: err.Error()}}
-	}
 	var schemaDoc map[string]any
 	_ = json.Unmarshal([]byte(mappingSchemaJSON), &schemaDoc)
-	var problems []problem
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		kw := e.KeywordLocation[strings.LastIndex(e.KeywordLocation, "/")+1:]
-		if len(e.Causes) > 0 && kw != "oneOf" && kw != "anyOf" {
-			for _, c := range e.Causes {
-				walk(c)
-			}
-			return
-		}
-		problems = append(problems, describeViolation(file, root, schemaDoc, e, kw))
-	}
-	walk(ve)
-	sortProblems(problems)
-	return problems
+	return yamldoc.SchemaProblems(file, root, err, func(p *yamldoc.Problem, v yamldoc.Violation) {
+		describeViolation(p, v, schemaDoc)
+	})
 }
 
-func describeViolation(file string, root *yaml.Node, schemaDoc map[string]any, e *jsonschema.ValidationError, kw string) problem {
-	val, _ := nodeAt(root, e.InstanceLocation)
-	p := problem{file: file, line: val.Line, column: val.Column, pointer: e.InstanceLocation, message: e.Message}
-	if p.pointer == "" {
-		p.pointer = "/"
-	}
+// describeViolation words a schema problem in the terms of the mapping
+// file, with what the schema expected.
+func describeViolation(p *yamldoc.Problem, v yamldoc.Violation, schemaDoc map[string]any) {
+	e, val, kw := v.Err, v.Node, v.Keyword
 	absLoc := e.AbsoluteKeywordLocation
 	parent := schemaAt(schemaDoc, absLoc[:strings.LastIndex(absLoc, "/")])
 	desc, _ := parent["description"].(string)
@@ -233,14 +208,14 @@ func describeViolation(file string, root *yaml.Node, schemaDoc map[string]any, e
 		for i := 0; i+1 < len(val.Content); i += 2 {
 			k := val.Content[i]
 			if _, ok := props[k.Value]; !ok {
-				p.line, p.column = k.Line, k.Column
-				p.pointer = strings.TrimSuffix(e.InstanceLocation, "/") + "/" + escapeToken(k.Value)
-				p.message = fmt.Sprintf("unknown key %q: check its spelling and indentation (allowed here: %s)", k.Value, strings.Join(allowed, ", "))
+				p.Line, p.Column = k.Line, k.Column
+				p.Pointer = strings.TrimSuffix(e.InstanceLocation, "/") + "/" + escapeToken(k.Value)
+				p.Message = fmt.Sprintf("unknown key %q: check its spelling and indentation (allowed here: %s)", k.Value, strings.Join(allowed, ", "))
 				break
 			}
 		}
 	case "required":
-		p.message = strings.Replace(e.Message, "missing properties: ", "missing required key ", 1)
+		p.Message = strings.Replace(e.Message, "missing properties: ", "missing required key ", 1)
 	case "oneOf", "anyOf":
 		if keys := exclusiveKeys(parent, kw); keys != nil && val.Kind == yaml.MappingNode {
 			var given []string
@@ -252,24 +227,23 @@ func describeViolation(file string, root *yaml.Node, schemaDoc map[string]any, e
 				}
 			}
 			if len(given) == 0 {
-				p.message = fmt.Sprintf("missing %s: give one of them", strings.Join(keys, " or "))
+				p.Message = fmt.Sprintf("missing %s: give one of them", strings.Join(keys, " or "))
 			} else {
-				p.message = fmt.Sprintf("%s exclude each other: give only one of them", strings.Join(given, " and "))
+				p.Message = fmt.Sprintf("%s exclude each other: give only one of them", strings.Join(given, " and "))
 			}
 			break
 		}
 		if desc == "" {
 			desc = "a value that fits one of the allowed forms"
 		}
-		p.message = "expected " + desc
+		p.Message = "expected " + desc
 	case "not":
-		p.message = "default and unknown exclude each other: keep default (a code for values not in codes) or unknown (reject, omit or keep)"
+		p.Message = "default and unknown exclude each other: keep default (a code for values not in codes) or unknown (reject, omit or keep)"
 	default:
 		if desc != "" {
-			p.message += "; expected " + desc
+			p.Message += "; expected " + desc
 		}
 	}
-	return p
 }
 
 // exclusiveKeys returns the keys of a oneOf whose branches each require
@@ -321,27 +295,27 @@ type mappingBuilder struct {
 	root     *yaml.Node
 	c        *contract
 	d        mappingDefaults
-	problems []problem
+	problems []yamldoc.Problem
 }
 
 func (b *mappingBuilder) at(ptr string) string {
-	n, _ := nodeAt(b.root, ptr)
+	n, _ := yamldoc.NodeAt(b.root, ptr)
 	return fmt.Sprintf("%s:%d:%d", b.file, n.Line, n.Column)
 }
 
 func (b *mappingBuilder) fail(ptr, format string, args ...any) {
-	n, _ := nodeAt(b.root, ptr)
-	b.problems = append(b.problems, problem{file: b.file, line: n.Line, column: n.Column, pointer: ptr, message: fmt.Sprintf(format, args...)})
+	n, _ := yamldoc.NodeAt(b.root, ptr)
+	b.problems = append(b.problems, yamldoc.Problem{File: b.file, Line: n.Line, Column: n.Column, Pointer: ptr, Message: fmt.Sprintf(format, args...)})
 }
 
 // failKey reports a problem at the key of ptr (for problems with a key
 // itself, such as a constant's pointer).
 func (b *mappingBuilder) failKey(ptr, format string, args ...any) {
-	n, k := nodeAt(b.root, ptr)
+	n, k := yamldoc.NodeAt(b.root, ptr)
 	if k != nil {
 		n = k
 	}
-	b.problems = append(b.problems, problem{file: b.file, line: n.Line, column: n.Column, pointer: ptr, message: fmt.Sprintf(format, args...)})
+	b.problems = append(b.problems, yamldoc.Problem{File: b.file, Line: n.Line, Column: n.Column, Pointer: ptr, Message: fmt.Sprintf(format, args...)})
 }
 
 func (b *mappingBuilder) build(v map[string]any) *mapping {
@@ -881,15 +855,15 @@ func (b *mappingBuilder) conflicts(writes []*field) {
 }
 
 // problemAt makes a problem from a FILE:LINE:COLUMN position.
-func problemAt(at, ptr, msg string) problem {
-	p := problem{pointer: ptr, message: msg}
+func problemAt(at, ptr, msg string) yamldoc.Problem {
+	p := yamldoc.Problem{Pointer: ptr, Message: msg}
 	parts := strings.Split(at, ":")
 	if len(parts) >= 3 {
-		p.file = strings.Join(parts[:len(parts)-2], ":")
-		p.line, _ = strconv.Atoi(parts[len(parts)-2])
-		p.column, _ = strconv.Atoi(parts[len(parts)-1])
+		p.File = strings.Join(parts[:len(parts)-2], ":")
+		p.Line, _ = strconv.Atoi(parts[len(parts)-2])
+		p.Column, _ = strconv.Atoi(parts[len(parts)-1])
 	} else {
-		p.file = at
+		p.File = at
 	}
 	return p
 }

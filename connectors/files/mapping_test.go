@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/snodo-hub/snodo/plugins/sdk/yamldoc"
 )
 
 func testContract(t *testing.T) *contract {
@@ -66,6 +68,10 @@ func TestMappingProblems(t *testing.T) {
 		"key given twice": {
 			text: "version: 1\nfiles: []\nversion: 1\n",
 			want: []want{{where{3, 1, ""}, `key "version" appears twice`}},
+		},
+		"alias inside its own anchor": {
+			text: "version: 1\nfiles:\n  - &f\n    pattern: a.csv\n    more: [*f]\n",
+			want: []want{{where{5, 12, ""}, "alias *f refers to a value that contains the alias itself"}},
 		},
 		"missing version and an empty list of files": {
 			text: "files: []\n",
@@ -337,13 +343,13 @@ files:
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			_, err := parseMapping("mapping.yaml", []byte(tc.text), testContract(t), mappingDefaults{loc: time.UTC})
-			var me *mappingError
+			var me *yamldoc.Error
 			if !errors.As(err, &me) {
-				t.Fatalf("err = %v, want a mappingError", err)
+				t.Fatalf("err = %v, want a *yamldoc.Error", err)
 			}
 			var got, wantAt []where
-			for _, p := range me.problems {
-				got = append(got, where{p.line, p.column, p.pointer})
+			for _, p := range me.Problems {
+				got = append(got, where{p.Line, p.Column, p.Pointer})
 			}
 			for _, w := range tc.want {
 				wantAt = append(wantAt, w.at)
@@ -352,13 +358,13 @@ files:
 				t.Fatalf("problems at (-want +got):\n%s\nall:\n%v", diff, err)
 			}
 			for i, w := range tc.want {
-				if !strings.Contains(me.problems[i].message, w.says) {
-					t.Errorf("problem %d = %q, want it to say %q", i, me.problems[i].message, w.says)
+				if !strings.Contains(me.Problems[i].Message, w.says) {
+					t.Errorf("problem %d = %q, want it to say %q", i, me.Problems[i].Message, w.says)
 				}
 				// FILE:LINE:COLUMN: POINTER: message
 				prefix := fmt.Sprintf("mapping.yaml:%d:%d: ", w.at.Line, w.at.Column)
-				if !strings.HasPrefix(me.problems[i].String(), prefix) {
-					t.Errorf("problem %d reads %q, want it to start with %q", i, me.problems[i].String(), prefix)
+				if !strings.HasPrefix(me.Problems[i].String(), prefix) {
+					t.Errorf("problem %d reads %q, want it to start with %q", i, me.Problems[i].String(), prefix)
 				}
 			}
 		})

@@ -13,12 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/snodo-hub/snodo/plugins/sdk/yamldoc"
 )
 
 // FileName is the configuration file a set-up folder holds.
@@ -111,36 +112,12 @@ const (
 	configSchemaMissing = "the embedded snodo.yaml schema does not compile"
 )
 
-// Problem is one thing wrong in a configuration file.
-type Problem struct {
-	File    string
-	Line    int
-	Column  int
-	Pointer string
-	Message string
-}
-
-func (p Problem) String() string {
-	loc := p.File
-	if p.Line > 0 {
-		loc = fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
-	}
-	if p.Pointer != "" {
-		return fmt.Sprintf("%s: %s: %s", loc, p.Pointer, p.Message)
-	}
-	return fmt.Sprintf("%s: %s", loc, p.Message)
-}
+// Problem is one thing wrong in a configuration file, at its line and
+// column.
+type Problem = yamldoc.Problem
 
 // Error lists every problem found in a configuration file.
-type Error struct{ Problems []Problem }
-
-func (e *Error) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+type Error = yamldoc.Error
 
 // Load reads and checks a configuration file.
 func Load(path string) (*Config, error) {
@@ -156,17 +133,16 @@ func Load(path string) (*Config, error) {
 
 // Parse checks configuration data read from path.
 func Parse(path string, data []byte) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{Problems: []Problem{yamlProblem(path, err)}}
+	doc, err := yamldoc.Parse(path, data)
+	if err != nil {
+		return nil, err
 	}
-	if root.Kind == 0 || len(root.Content) == 0 {
+	if doc == nil {
 		return nil, &Error{Problems: []Problem{{File: path, Line: 1, Column: 1, Message: "the file is empty: expected a mapping with at least version and territory"}}}
 	}
-	doc := root.Content[0]
-	value, err := toJSON(doc)
+	value, err := yamldoc.ToJSON(path, doc)
 	if err != nil {
-		return nil, &Error{Problems: []Problem{{File: path, Line: doc.Line, Column: doc.Column, Message: err.Error()}}}
+		return nil, err
 	}
 	if problems := check(path, doc, value); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
@@ -176,11 +152,12 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	var c Config
 	if err := doc.Decode(&c); err != nil {
-		return nil, &Error{Problems: []Problem{yamlProblem(path, err)}}
+		return nil, &Error{Problems: []Problem{{File: path, Line: doc.Line, Column: doc.Column,
+			Message: "cannot be read: " + strings.TrimPrefix(err.Error(), "yaml: ")}}}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
 	}
 	c.File, c.Dir = abs, filepath.Dir(abs)
 	c.applyDefaults()
@@ -221,14 +198,14 @@ func (c *Config) BusyTimeout() time.Duration {
 // uniqueConnectors refuses two connector instances with the same name: the
 // name is the source of their records.
 func uniqueConnectors(path string, doc *yaml.Node) []Problem {
-	list := nodeAt(doc, "/connectors")
+	list, _ := yamldoc.NodeAt(doc, "/connectors")
 	if list.Kind != yaml.SequenceNode {
 		return nil
 	}
 	seen := map[string]int{}
 	var problems []Problem
 	for i, item := range list.Content {
-		name := nodeAt(item, "/name")
+		name, _ := yamldoc.NodeAt(item, "/name")
 		if name.Kind != yaml.ScalarNode {
 			continue
 		}
@@ -243,68 +220,6 @@ func uniqueConnectors(path string, doc *yaml.Node) []Problem {
 	return problems
 }
 
-func yamlProblem(path string, err error) Problem {
-	p := Problem{File: path, Message: err.Error()}
-	// yaml.v3 errors read "yaml: line N: ...".
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.Index(rest, ":"); i > 0 {
-			if n, err := strconv.Atoi(rest[:i]); err == nil {
-				p.Line, p.Column, p.Message = n, 1, strings.TrimSpace(rest[i+1:])
-			}
-		}
-	}
-	p.Message = "not valid YAML: " + strings.TrimPrefix(p.Message, "yaml: ")
-	return p
-}
-
-// toJSON turns a YAML node into the value a JSON document would have.
-func toJSON(n *yaml.Node) (any, error) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		return toJSON(n.Content[0])
-	case yaml.AliasNode:
-		return toJSON(n.Alias)
-	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if _, dup := m[k.Value]; dup {
-				return nil, fmt.Errorf("line %d: key %q appears twice", k.Line, k.Value)
-			}
-			v, err := toJSON(n.Content[i+1])
-			if err != nil {
-				return nil, err
-			}
-			m[k.Value] = v
-		}
-		return m, nil
-	case yaml.SequenceNode:
-		s := make([]any, len(n.Content))
-		for i, c := range n.Content {
-			v, err := toJSON(c)
-			if err != nil {
-				return nil, err
-			}
-			s[i] = v
-		}
-		return s, nil
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return nil, nil
-		case "!!bool":
-			var b bool
-			err := n.Decode(&b)
-			return b, err
-		case "!!int", "!!float":
-			return json.Number(n.Value), nil
-		}
-		return n.Value, nil
-	}
-	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
-}
-
 func check(path string, doc *yaml.Node, value any) []Problem {
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
@@ -316,45 +231,14 @@ func check(path string, doc *yaml.Node, value any) []Problem {
 	if err != nil {
 		panic(configSchemaMissing + ": " + err.Error())
 	}
-	err = s.Validate(value)
-	if err == nil {
-		return nil
-	}
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return []Problem{{File: path, Message: err.Error()}}
-	}
-	var problems []Problem
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
-				walk(c)
-			}
-			return
-		}
-		problems = append(problems, describe(path, doc, e))
-	}
-	walk(ve)
-	sort.SliceStable(problems, func(i, j int) bool {
-		if problems[i].Line != problems[j].Line {
-			return problems[i].Line < problems[j].Line
-		}
-		return problems[i].Column < problems[j].Column
-	})
-	return problems
+	return yamldoc.SchemaProblems(path, doc, s.Validate(value), describe)
 }
 
-// describe turns one schema error into a problem at a line and column, with
-// what the schema expected.
-func describe(path string, doc *yaml.Node, e *jsonschema.ValidationError) Problem {
-	node := nodeAt(doc, e.InstanceLocation)
-	p := Problem{File: path, Line: node.Line, Column: node.Column, Pointer: e.InstanceLocation, Message: e.Message}
-	if p.Pointer == "" {
-		p.Pointer = "/"
-	}
-	kw := e.KeywordLocation[strings.LastIndex(e.KeywordLocation, "/")+1:]
-	switch kw {
+// describe words one schema problem in the terms of the configuration,
+// with what the schema expected.
+func describe(p *Problem, v yamldoc.Violation) {
+	e, node := v.Err, v.Node
+	switch v.Keyword {
 	case "additionalProperties":
 		// Point at the first unknown key.
 		for i := 0; i+1 < len(node.Content); i += 2 {
@@ -373,7 +257,6 @@ func describe(path string, doc *yaml.Node, e *jsonschema.ValidationError) Proble
 			p.Message += "; expected: " + d
 		}
 	}
-	return p
 }
 
 // allowedKeys lists the settings a mapping may hold, from the schema.
@@ -415,37 +298,4 @@ func schemaAt(absLoc string) map[string]any {
 	}
 	m, _ := cur.(map[string]any)
 	return m
-}
-
-// nodeAt finds the YAML node at a JSON pointer; where the pointer goes
-// past the document (a missing key) it returns the deepest node found.
-func nodeAt(n *yaml.Node, ptr string) *yaml.Node {
-	if ptr == "" {
-		return n
-	}
-	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		switch n.Kind {
-		case yaml.MappingNode:
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == tok {
-					n, found = n.Content[i+1], true
-					break
-				}
-			}
-			if !found {
-				return n
-			}
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return n
-			}
-			n = n.Content[i]
-		default:
-			return n
-		}
-	}
-	return n
 }

@@ -68,6 +68,10 @@ func TestProblemsSayWhereAndWhat(t *testing.T) {
 			yaml: "version: 1\nversion: 1\nterritory: {code: AB, name: F}\n",
 			want: []string{"appears twice"},
 		},
+		"alias inside its own anchor": {
+			yaml: "version: 1\nterritory: &t\n  code: AB\n  name: *t\n",
+			want: []string{"snodo.yaml:4:9: alias *t refers to a value that contains the alias itself"},
+		},
 		"empty file": {
 			yaml: "",
 			want: []string{"snodo.yaml:1:1: the file is empty"},
