@@ -94,27 +94,9 @@ func (h *pipelineHub) close() {
 }
 
 // connectorLogger sends a connector's log (its stderr and go-plugin's
-// messages) to the hub's stderr, masking anything shaped like an
-// identifier as the hub's own log does.
+// messages) into the hub's log, with its format, level and masking.
 func (h *pipelineHub) connectorLogger(name string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:   "connector." + name,
-		Output: redactingWriter{h.out},
-		Level:  hclog.LevelFromString(h.cfg.Log.Level),
-	})
-}
-
-// redactingWriter masks identifier-shaped text in every write (a log line).
-type redactingWriter struct{ w io.Writer }
-
-func (r redactingWriter) Write(p []byte) (int, error) {
-	if s, ok := logging.Redact(string(p)); ok {
-		if _, err := io.WriteString(r.w, s); err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	return r.w.Write(p)
+	return logging.HCLog(h.log.With("connector", name))
 }
 
 // supervisorConfig is the supervisor of a configured connector instance.
