@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/santhosh-tekuri/jsonschema/v5"
@@ -31,11 +32,29 @@ func Serve(c Connector) {
 		fmt.Fprintf(os.Stderr, "snodo connector: %v\n", err)
 		os.Exit(1)
 	}
+	go exitWithParent(os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: wire.Plugins(srv),
 		GRPCServer:       plugin.DefaultGRPCServer,
 	})
+}
+
+// exitWithParent ends the connector once the process that started it is
+// gone. A hub stopped gracefully stops its connectors, but one killed
+// (SIGKILL, a crash, the OOM killer) cannot, and an orphaned connector would
+// go on holding its files and its source system's connections. (On Unix an
+// orphan gets a new parent; on Windows this never fires.)
+func exitWithParent(parent int, every time.Duration) {
+	if parent <= 1 {
+		return // started by init, or the parent is unknown
+	}
+	for range time.Tick(every) {
+		if os.Getppid() != parent {
+			fmt.Fprintln(os.Stderr, "snodo connector: the hub that started this connector is gone: exiting")
+			os.Exit(0)
+		}
+	}
 }
 
 // server adapts a Connector to the wire protocol: the one seam between the
