@@ -190,6 +190,9 @@ type Supervisor struct {
 
 	mu     sync.Mutex
 	status Status
+	// live is the process once checked, for Write from other goroutines;
+	// nil while none is up.
+	live *host.Connector
 
 	// Owned by the goroutine in Run or ReadOnce.
 	conn         *host.Connector
@@ -347,8 +350,29 @@ func (s *Supervisor) start(ctx context.Context) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.live = conn
+	s.mu.Unlock()
 	s.running(fmt.Sprintf("running, pid %d", conn.Pid()))
 	return nil
+}
+
+// ErrNotRunning is Write's error while no connector process is up
+// (starting, recovering, stopped): try again later.
+var ErrNotRunning = errors.New("the connector is not running")
+
+// Write delivers one record through the instance's running process (see
+// sdk.Writer); it may be called from any goroutine while Run runs. A
+// process restarted meanwhile fails the call: deliveries are retried.
+func (s *Supervisor) Write(ctx context.Context, schema, recordID string, record []byte) (string, error) {
+	s.mu.Lock()
+	conn := s.live
+	s.mu.Unlock()
+	if conn == nil {
+		return "", fmt.Errorf("connector %q: %w", s.cfg.Name, ErrNotRunning)
+	}
+	return conn.Write(ctx, host.WriteRequest{Settings: s.cfg.Settings, SettingsDir: s.cfg.SettingsDir,
+		Schema: schema, RecordID: recordID, Record: record})
 }
 
 // check calls Check, bounded by the stall timeout.
@@ -520,6 +544,9 @@ func (s *Supervisor) closeConn() {
 	if s.conn == nil {
 		return
 	}
+	s.mu.Lock()
+	s.live = nil
+	s.mu.Unlock()
 	s.conn.Close()
 	s.conn = nil
 	s.mu.Lock()

@@ -913,3 +913,33 @@ func TestReadAhead(t *testing.T) {
 		}
 	})
 }
+
+// TestWrite delivers through the running process from another goroutine,
+// and says the connector is not running when no process is up.
+func TestWrite(t *testing.T) {
+	st := openStore(t)
+	var out outcomes
+	var h history
+	sup, err := supervisor.New(config(`{"source": "odv", "territory": "AB", "records": 10}`, &h), st, storeSink(st, &out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := sup.Write(ctx, volunteerSchemaID, "V-1", []byte(`{}`)); !errors.Is(err, supervisor.ErrNotRunning) {
+		t.Fatalf("Write before Run: %v, want ErrNotRunning", err)
+	}
+	stop := run(t, sup)
+	waitFor(t, "the connector to run", func() bool { return sup.State() == supervisor.Running })
+	id, err := sup.Write(ctx, volunteerSchemaID, "V-1", []byte(`{}`))
+	if err != nil || id != "T-V-1" {
+		t.Fatalf("Write: %q, %v; want the connector's target id T-V-1", id, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sup.Write(ctx, volunteerSchemaID, "V-1", []byte(`{}`)); !errors.Is(err, supervisor.ErrNotRunning) {
+		t.Fatalf("Write after stop: %v, want ErrNotRunning", err)
+	}
+}
+
+const volunteerSchemaID = "https://snodo-hub.github.io/schemas/volunteer/1.0.0"
