@@ -43,6 +43,10 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	// Connectors are the connector instances, in the order configured.
 	Connectors []Connector `yaml:"connectors"`
+	// Organisations send and receive referrals; each is served by a
+	// connector instance.
+	Organisations []Organisation `yaml:"organisations"`
+	Referrals     Referrals      `yaml:"referrals"`
 
 	// Dir is the folder of the configuration file; relative paths are
 	// resolved against it.
@@ -79,6 +83,47 @@ type Connector struct {
 	ReadInterval string `yaml:"read_interval"`
 }
 
+// Organisation is an organisation of the territory that sends or receives
+// referrals, and the connector instance that delivers to its system.
+type Organisation struct {
+	ID        string `yaml:"id"`
+	Name      string `yaml:"name"`
+	Connector string `yaml:"connector"`
+}
+
+// Referrals configures the referral engine.
+type Referrals struct {
+	EnvelopeRetention string            `yaml:"envelope_retention"`
+	DeliveryInterval  string            `yaml:"delivery_interval"`
+	ConsentPurpose    string            `yaml:"consent_purpose"`
+	ResponseTargets   map[string]string `yaml:"response_targets"`
+}
+
+// Durations of the referral engine: the envelope retention, the delivery
+// interval and the response targets by priority, with defaults.
+func (r Referrals) Durations() (retention, interval time.Duration, targets map[string]time.Duration) {
+	parse := func(s string, def time.Duration) time.Duration {
+		if d, err := time.ParseDuration(s); err == nil {
+			return d
+		}
+		return def
+	}
+	targets = map[string]time.Duration{}
+	for p, def := range DefaultResponseTargets {
+		targets[p] = parse(r.ResponseTargets[p], def)
+	}
+	return parse(r.EnvelopeRetention, DefaultEnvelopeRetention), parse(r.DeliveryInterval, DefaultDeliveryInterval), targets
+}
+
+// Serves maps each organisation id to its connector instance.
+func (c *Config) Serves() map[string]string {
+	out := make(map[string]string, len(c.Organisations))
+	for _, o := range c.Organisations {
+		out[o.ID] = o.Connector
+	}
+	return out
+}
+
 // IsEnabled reports whether the instance should run (the default).
 func (c Connector) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
 
@@ -100,17 +145,30 @@ type Log struct {
 
 // Defaults of the optional settings.
 const (
-	DefaultStorePath    = "snodo.db"
-	DefaultPseudoKey    = "keys/pseudonymisation.key"
-	DefaultSigningKey   = "keys/signing.key"
-	DefaultListen       = "127.0.0.1:8181"
-	DefaultBusyTimeout  = 5 * time.Second
-	DefaultMode         = "territory"
-	DefaultLogLevel     = "info"
-	DefaultLogFormat    = "auto"
-	configSchemaID      = "https://snodo-hub.github.io/schemas/config/1.0.0"
-	configSchemaMissing = "the embedded snodo.yaml schema does not compile"
+	DefaultStorePath   = "snodo.db"
+	DefaultPseudoKey   = "keys/pseudonymisation.key"
+	DefaultSigningKey  = "keys/signing.key"
+	DefaultListen      = "127.0.0.1:8181"
+	DefaultBusyTimeout = 5 * time.Second
+	DefaultMode        = "territory"
+	DefaultLogLevel    = "info"
+	DefaultLogFormat   = "auto"
+	// DefaultEnvelopeRetention keeps a delivered referral's sealed identity
+	// a week, for a redelivery the receiver asks for.
+	DefaultEnvelopeRetention = 7 * 24 * time.Hour
+	DefaultDeliveryInterval  = 2 * time.Second
+	configSchemaID           = "https://snodo-hub.github.io/schemas/config/1.0.0"
+	configSchemaMissing      = "the embedded snodo.yaml schema does not compile"
 )
+
+// DefaultResponseTargets are the response-time targets by priority: how
+// long a referral may wait for an answer (accepted or rejected).
+var DefaultResponseTargets = map[string]time.Duration{
+	"stat":    4 * time.Hour,
+	"asap":    24 * time.Hour,
+	"urgent":  72 * time.Hour,
+	"routine": 7 * 24 * time.Hour,
+}
 
 // Problem is one thing wrong in a configuration file, at its line and
 // column.
@@ -147,7 +205,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	if problems := check(path, doc, value); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
-	if problems := uniqueConnectors(path, doc); len(problems) > 0 {
+	if problems := append(uniqueConnectors(path, doc), organisationConnectors(path, doc)...); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
 	var c Config
@@ -216,6 +274,41 @@ func uniqueConnectors(path string, doc *yaml.Node) []Problem {
 			continue
 		}
 		seen[name.Value] = i
+	}
+	return problems
+}
+
+// organisationConnectors refuses an organisation served by a connector
+// instance that is not configured, and an organisation listed twice.
+func organisationConnectors(path string, doc *yaml.Node) []Problem {
+	names := map[string]bool{}
+	if list, _ := yamldoc.NodeAt(doc, "/connectors"); list != nil && list.Kind == yaml.SequenceNode {
+		for _, item := range list.Content {
+			if n, _ := yamldoc.NodeAt(item, "/name"); n != nil && n.Kind == yaml.ScalarNode {
+				names[n.Value] = true
+			}
+		}
+	}
+	orgs, _ := yamldoc.NodeAt(doc, "/organisations")
+	if orgs == nil || orgs.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var problems []Problem
+	seen := map[string]int{}
+	for i, item := range orgs.Content {
+		if id, _ := yamldoc.NodeAt(item, "/id"); id != nil && id.Kind == yaml.ScalarNode {
+			if first, dup := seen[id.Value]; dup {
+				problems = append(problems, Problem{File: path, Line: id.Line, Column: id.Column, Pointer: fmt.Sprintf("/organisations/%d/id", i),
+					Message: fmt.Sprintf("organisation %q is already listed at /organisations/%d", id.Value, first)})
+			}
+			seen[id.Value] = i
+		}
+		conn, _ := yamldoc.NodeAt(item, "/connector")
+		if conn == nil || conn.Kind != yaml.ScalarNode || names[conn.Value] {
+			continue
+		}
+		problems = append(problems, Problem{File: path, Line: conn.Line, Column: conn.Column, Pointer: fmt.Sprintf("/organisations/%d/connector", i),
+			Message: fmt.Sprintf("no connector instance is named %q: name one of /connectors", conn.Value)})
 	}
 	return problems
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/snodo-hub/snodo/hub/config"
@@ -127,5 +128,40 @@ func TestConnectors(t *testing.T) {
 	_, err = config.Parse("snodo.yaml", []byte("version: 1\nterritory: {code: AB, name: A}\nconnectors:\n  - {name: x, plugin: a, sha256: abc}\n"))
 	if err == nil || !strings.Contains(err.Error(), "/connectors/0/sha256") || !strings.Contains(err.Error(), "sha256sum") {
 		t.Fatalf("bad sum: %v", err)
+	}
+}
+
+func TestOrganisationsAndReferrals(t *testing.T) {
+	t.Parallel()
+	sum := strings.Repeat("ab", 32)
+	base := "version: 1\nterritory: {code: AB, name: A}\nconnectors:\n  - {name: comune, plugin: a, sha256: " + sum + "}\n  - {name: cpi, plugin: b, sha256: " + sum + "}\n"
+	c, err := config.Parse("snodo.yaml", []byte(base+"organisations:\n  - {id: comune-sesto, connector: comune}\n  - {id: cpi-sesto, name: CPI, connector: cpi}\nreferrals:\n  envelope_retention: 48h\n  response_targets: {urgent: 24h}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Serves(); got["comune-sesto"] != "comune" || got["cpi-sesto"] != "cpi" || len(got) != 2 {
+		t.Errorf("Serves = %v", got)
+	}
+	retention, interval, targets := c.Referrals.Durations()
+	if retention != 48*time.Hour || interval != config.DefaultDeliveryInterval || targets["urgent"] != 24*time.Hour || targets["routine"] != 7*24*time.Hour {
+		t.Errorf("Durations = %v %v %v", retention, interval, targets)
+	}
+	bad := map[string]string{
+		"unknown connector": "organisations:\n  - {id: asl, connector: asl}\n",
+		"listed twice":      "organisations:\n  - {id: x, connector: cpi}\n  - {id: x, connector: comune}\n",
+		"bad duration":      "referrals:\n  envelope_retention: a week\n",
+		"unknown priority":  "referrals:\n  response_targets: {soon: 1h}\n",
+	}
+	want := map[string]string{
+		"unknown connector": `snodo.yaml:7:26: /organisations/0/connector: no connector instance is named "asl"`,
+		"listed twice":      `snodo.yaml:8:10: /organisations/1/id: organisation "x" is already listed at /organisations/0`,
+		"bad duration":      "/referrals/envelope_retention",
+		"unknown priority":  "/referrals/response_targets/soon",
+	}
+	for name, extra := range bad {
+		_, err := config.Parse("snodo.yaml", []byte(base+extra))
+		if err == nil || !strings.Contains(err.Error(), want[name]) {
+			t.Errorf("%s: %v; want %q", name, err, want[name])
+		}
 	}
 }
