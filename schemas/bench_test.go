@@ -115,3 +115,40 @@ func BenchmarkValidateEntity(b *testing.B) {
 		})
 	}
 }
+
+// person1KB is a person record like those of the ingest benchmark
+// (hub/pipeline): every person field and source codes under extensions.
+const person1KB = `{"schema":"https://snodo-hub.github.io/schemas/person/1.0.0","record_id":"ANAG-0000001","source":"anagrafe","territory":"SDS-TEST","recorded_at":"2025-03-14T10:22:00+01:00","person":{"identifiers":{"cf":"ELAMHD88M12Z330K"}},"birth_year":1988,"sex":"M","citizenship":"Z330","residence_comune":"048017","languages":["it","fr","ar"],"permit":{"status":"valid","reason":{"system":"https://snodo-hub.github.io/codes/permit-reason","code":"work"},"expiry_month":"2027-09"},"reception_exit":{"system":"SAI","date":"2024-03-31"},"household":{"record_id":"NUC-0000001"},"extensions":{"servizi_attivi":"SRV-001-0001,SRV-002-0002,SRV-003-0003,SRV-004-0004,SRV-005-0005,SRV-006-0006,SRV-007-0007,SRV-008-0008,SRV-009-0009,SRV-010-0010,SRV-011-0011,SRV-012-0012","prese_in_carico":"PIC-2025-000001,PIC-2025-000002,PIC-2025-000003,PIC-2025-000004,PIC-2025-000005,PIC-2025-000006,PIC-2025-000007,PIC-2025-000008","sportello":"SPORTELLO-SOCIALE-NORD-OVEST-01","operatore_riferimento":"OP-00001","progetto":"FAMI-PROG-2024-CASA-LAVORO-AUTONOMIA-001"}}`
+
+// BenchmarkValidatePerson validates a person record whose rules do not
+// apply (a foreign citizen: the fast variant alone), one whose rule does
+// (an Italian: the fast variant and the rule's "then"), and an invalid one
+// (the fast variant, then the full schema for the violations).
+func BenchmarkValidatePerson(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	reg := compile(b)
+	s, _ := reg.Lookup("person")
+	for _, c := range []struct {
+		name  string
+		edit  func(m map[string]any)
+		valid bool
+	}{
+		{"foreign", func(map[string]any) {}, true},
+		{"italian", func(m map[string]any) { m["citizenship"] = "IT"; delete(m, "permit") }, true},
+		{"invalid", func(m map[string]any) { m["citizenship"] = "IT" }, false},
+	} {
+		doc, err := schemas.Decode([]byte(person1KB))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.edit(doc.(map[string]any))
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if vs := s.Validate(doc); (vs == nil) != c.valid {
+					b.Fatal(vs)
+				}
+			}
+		})
+	}
+}

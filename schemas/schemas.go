@@ -60,6 +60,7 @@ type Schema struct {
 	Description string
 
 	compiled *jsonschema.Schema
+	fast     *fastPath         // nil: none (see fastpath.go)
 	rules    map[string]string // keyword location of an if/then rule → its description
 	reg      *Registry
 }
@@ -200,6 +201,9 @@ func Compile(opts ...Option) (*Registry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("compile schemas/%s: %w", e.file, err)
 		}
+		if e.s.fast, err = compileFast(c, e.s.ID, flat); err != nil {
+			return nil, fmt.Errorf("compile schemas/%s: %w", e.file, err)
+		}
 		reg.schemas = append(reg.schemas, e.s)
 		reg.byName[e.s.Name] = e.s
 		reg.byID[e.s.ID] = e.s
@@ -292,6 +296,9 @@ func (v Violation) String() string {
 // nil when the document is valid. Messages never repeat string values of the
 // document, which may be personal.
 func (s *Schema) Validate(doc any) []Violation {
+	if s.fast != nil && s.fast.valid(doc) {
+		return nil
+	}
 	err := s.compiled.Validate(doc)
 	if err == nil {
 		return nil
