@@ -45,20 +45,24 @@ func decodeBatch(payload []byte) (source string, b sdk.Batch, err error) {
 		return "", sdk.Batch{}, errors.New("batch message: unknown format (a message not written by this pipeline)")
 	}
 	rest := payload[1:]
-	next := func(what string) ([]byte, error) {
+	// what names the part read, and i the record's index when it is "record".
+	next := func(what string, i int) ([]byte, error) {
 		n, k := binary.Uvarint(rest)
 		if k <= 0 || n > uint64(len(rest)-k) {
+			if what == "record" {
+				what = fmt.Sprintf("record %d", i)
+			}
 			return nil, fmt.Errorf("batch message: %s is cut short", what)
 		}
 		v := rest[k : k+int(n) : k+int(n)]
 		rest = rest[k+int(n):]
 		return v, nil
 	}
-	src, err := next("the source")
+	src, err := next("the source", 0)
 	if err != nil {
 		return "", sdk.Batch{}, err
 	}
-	if b.Cursor, err = next("the cursor"); err != nil {
+	if b.Cursor, err = next("the cursor", 0); err != nil {
 		return "", sdk.Batch{}, err
 	}
 	count, k := binary.Uvarint(rest)
@@ -68,7 +72,7 @@ func decodeBatch(payload []byte) (source string, b sdk.Batch, err error) {
 	rest = rest[k:]
 	b.Records = make([][]byte, count)
 	for i := range b.Records {
-		if b.Records[i], err = next(fmt.Sprintf("record %d", i)); err != nil {
+		if b.Records[i], err = next("record", i); err != nil {
 			return "", sdk.Batch{}, err
 		}
 	}

@@ -165,13 +165,18 @@ const placeholderDigits = 6
 // 20 random characters drawn when the pipeline started, which no record
 // can guess.
 func (p *Pipeline) writeBody(r *record) {
+	var phs []string // the placeholder of each personRef with identifiers
 	for i := range r.refs {
 		ref := &r.refs[i]
 		if len(ref.codes) == 0 {
 			continue
 		}
+		if phs == nil {
+			phs = make([]string, len(r.refs))
+		}
+		phs[i] = p.placeholder(i)
 		delete(ref.obj, "identifiers")
-		ref.obj["person_id"] = p.placeholder(i)
+		ref.obj["person_id"] = phs[i]
 	}
 	body, err := schemas.AppendCanonical(make([]byte, 0, len(r.raw)+len(r.raw)/8), r.doc)
 	if err != nil {
@@ -183,9 +188,10 @@ func (p *Pipeline) writeBody(r *record) {
 		if len(ref.codes) == 0 {
 			continue
 		}
-		ph := []byte(`"person_id":"` + p.placeholder(i) + `"`)
+		ph := []byte(`"person_id":"` + phs[i] + `"`)
 		at := bytes.Index(body, ph)
-		if at < 0 || bytes.Count(body, ph) != 1 {
+		// Exactly once: not found again after the first.
+		if at < 0 || bytes.Index(body[at+len(ph):], ph) >= 0 {
 			r.fail(ref.pointer, "the pipeline cannot place the person id here (the record holds the pipeline's placeholder); report this")
 			return
 		}
@@ -196,7 +202,11 @@ func (p *Pipeline) writeBody(r *record) {
 
 // placeholder is the stand-in of the i-th personRef's person id.
 func (p *Pipeline) placeholder(i int) string {
-	return fmt.Sprintf("%s%0*d", p.placeholderPrefix, placeholderDigits, i)
+	n := strconv.Itoa(i)
+	if len(n) < placeholderDigits {
+		n = "000000"[:placeholderDigits-len(n)] + n
+	}
+	return p.placeholderPrefix + n
 }
 
 // findRefs collects the personRefs of doc in document order and
