@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/snodo-hub/snodo/hub/identity"
 	"github.com/snodo-hub/snodo/plugins/sdk"
 )
 
@@ -46,61 +45,6 @@ func TestBatchMessageRoundTrip(t *testing.T) {
 				t.Errorf("a payload with a trailing byte was accepted")
 			}
 		})
-	}
-}
-
-func TestSeal(t *testing.T) {
-	t.Parallel()
-	key, err := identity.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newSealer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := []byte(`{"person":{"identifiers":{"cf":"RSSMRA85T10A562S"}}}`)
-	sealed := s.seal(raw, "anagrafe", "P-1")
-	if bytes.Contains(sealed, []byte("RSSMRA")) {
-		t.Fatalf("the sealed record shows the plain text")
-	}
-	if again := s.seal(raw, "anagrafe", "P-1"); bytes.Equal(again, sealed) {
-		t.Errorf("two seals of one record are equal: the nonce must be random")
-	}
-	got, err := s.open(sealed, "anagrafe", "P-1")
-	if err != nil || !bytes.Equal(got, raw) {
-		t.Fatalf("open = %q, %v", got, err)
-	}
-
-	other, _ := identity.NewKey()
-	otherSealer, _ := newSealer(other)
-	flipped := bytes.Clone(sealed)
-	flipped[len(flipped)-1] ^= 1
-	tests := map[string]struct {
-		s                *sealer
-		sealed           []byte
-		source, recordID string
-	}{
-		"another source":      {s, sealed, "cpi", "P-1"},
-		"another record id":   {s, sealed, "anagrafe", "P-2"},
-		"ids shifted":         {s, s.seal(raw, "anagrafeP", "-1"), "anagrafe", "P-1"},
-		"another key":         {otherSealer, sealed, "anagrafe", "P-1"},
-		"a changed byte":      {s, flipped, "anagrafe", "P-1"},
-		"too short":           {s, sealed[:20], "anagrafe", "P-1"},
-		"an unknown version":  {s, append([]byte{9}, sealed[1:]...), "anagrafe", "P-1"},
-		"nothing":             {s, nil, "anagrafe", "P-1"},
-		"plain text (legacy)": {s, raw, "anagrafe", "P-1"},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			if got, err := tc.s.open(tc.sealed, tc.source, tc.recordID); err == nil {
-				t.Errorf("opened: %q", got)
-			}
-		})
-	}
-	if _, err := newSealer(identity.Key{}); err == nil {
-		t.Errorf("an all-zero key was accepted")
 	}
 }
 

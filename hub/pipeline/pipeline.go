@@ -17,6 +17,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"github.com/snodo-hub/snodo/hub/identity"
+	"github.com/snodo-hub/snodo/hub/seal"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/supervisor"
 	"github.com/snodo-hub/snodo/plugins/sdk"
@@ -53,6 +54,34 @@ type Config struct {
 	Workers int
 	// Clock is the time of the flood window (nil: time.Now).
 	Clock func() time.Time
+	// Observer, if set, follows the records of the schemas it observes as
+	// they are stored (inserted or changed), inside the transaction that
+	// stores them: what it writes commits with the record, or not at all.
+	Observer Observer
+}
+
+// Observer follows stored records (the referral engine).
+type Observer interface {
+	// Observes reports whether the observer follows records of schema
+	// (short name).
+	Observes(schema string) bool
+	// Stored is called inside the storing transaction. An error fails the
+	// batch's transaction (it is retried): return one only when the
+	// store fails.
+	Stored(ctx context.Context, tx *store.Tx, r Stored) error
+}
+
+// Stored is a record just stored.
+type Stored struct {
+	Schema, Source, RecordID string
+	// Body is the record as stored: person ids in place of identifiers.
+	Body []byte
+	// PersonID is the person the record is about, "" if none.
+	PersonID string
+	// Identifiers are that person's identifiers as the record gave them
+	// (kind → normalised code). They are never stored in the clear: an
+	// observer that must keep one seals it.
+	Identifiers map[string]string
 }
 
 // Retry says how often, and after what waits, a batch whose transaction
@@ -101,7 +130,8 @@ type Pipeline struct {
 	retry     Retry
 	workers   int
 	now       func() time.Time
-	seal      *sealer
+	seal      *seal.Sealer
+	observer  Observer
 	// placeholderPrefix starts the placeholders of person ids in bodies
 	// being written (see writeBody).
 	placeholderPrefix string
@@ -127,20 +157,21 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	case cfg.Territory == "":
 		return nil, errors.New("pipeline: the hub's territory code is empty; set territory.code in snodo.yaml")
 	}
-	seal, err := newSealer(cfg.Key)
+	sealer, err := seal.New(cfg.Key, seal.Quarantine)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	p := &Pipeline{
 		st: cfg.Store, reg: cfg.Registry, key: cfg.Key, territory: cfg.Territory,
-		log:     cfg.Logger,
-		flood:   cfg.Flood.withDefaults(),
-		retry:   cfg.Retry.withDefaults(),
-		workers: cfg.Workers,
-		now:     cfg.Clock,
-		seal:    seal,
-		stats:   Stats{Sources: map[string]SourceStats{}, Latency: newHistogram()},
-		windows: map[string]*window{},
+		log:      cfg.Logger,
+		flood:    cfg.Flood.withDefaults(),
+		retry:    cfg.Retry.withDefaults(),
+		workers:  cfg.Workers,
+		now:      cfg.Clock,
+		seal:     sealer,
+		observer: cfg.Observer,
+		stats:    Stats{Sources: map[string]SourceStats{}, Latency: newHistogram()},
+		windows:  map[string]*window{},
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -403,7 +434,7 @@ func (p *Pipeline) storeBatch(ctx context.Context, correlation, source string, b
 func (p *Pipeline) addQuarantine(ctx context.Context, tx *store.Tx, source, recordID, schema string, problems []store.QuarantineError, raw []byte) error {
 	_, err := tx.AddQuarantine(ctx, store.QuarantineItem{
 		Source: source, RecordID: recordID, Schema: schema, Errors: problems,
-		Raw: p.seal.seal(raw, source, recordID),
+		Raw: p.seal.Seal(raw, source, recordID),
 	})
 	return err
 }

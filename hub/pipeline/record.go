@@ -420,7 +420,7 @@ func (p *Pipeline) finish(ctx context.Context, tx *store.Tx, ix *identity.Index,
 	if err != nil {
 		return 0, err
 	}
-	return tx.UpsertRecord(ctx, store.Record{
+	out, err := tx.UpsertRecord(ctx, store.Record{
 		Schema:     r.schema.Name,
 		SchemaID:   r.schema.ID,
 		Source:     source,
@@ -430,6 +430,24 @@ func (p *Pipeline) finish(ctx context.Context, tx *store.Tx, ix *identity.Index,
 		Body:       r.body,
 		PersonID:   person,
 	})
+	if err != nil || out == store.Unchanged || p.observer == nil || !p.observer.Observes(r.schema.Name) {
+		return out, err
+	}
+	s := Stored{Schema: r.schema.Name, Source: source, RecordID: r.recordID, Body: r.body, PersonID: person}
+	for _, ref := range r.refs {
+		if ref.personID != person || len(ref.codes) == 0 {
+			continue
+		}
+		s.Identifiers = make(map[string]string, len(ref.codes))
+		for _, c := range ref.codes {
+			s.Identifiers[string(c.Kind)] = c.Value
+		}
+		break
+	}
+	if err := p.observer.Stored(ctx, tx, s); err != nil {
+		return 0, fmt.Errorf("follow record %s of %q: %w", r.recordID, source, err)
+	}
+	return out, nil
 }
 
 // prepareAsync prepares records on up to p.workers goroutines, in chunks

@@ -97,7 +97,7 @@ func (p *Pipeline) replayChunk(ctx context.Context, ids []int64) ([]ReplayResult
 			res.Reason = "it was replayed already"
 			continue
 		}
-		raw, err := p.seal.open(e.Raw, e.Source, e.RecordID)
+		raw, err := p.seal.Open(e.Raw, e.Source, e.RecordID)
 		if err != nil {
 			res.Reason = err.Error()
 			continue
