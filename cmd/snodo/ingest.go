@@ -20,6 +20,7 @@ import (
 	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/logging"
 	"github.com/snodo-hub/snodo/hub/pipeline"
+	"github.com/snodo-hub/snodo/hub/referral"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/supervisor"
 	"github.com/snodo-hub/snodo/plugins/host"
@@ -31,6 +32,7 @@ type pipelineHub struct {
 	cfg *config.Config
 	st  *store.Store
 	p   *pipeline.Pipeline
+	ref *referral.Engine // follows referrals through the pipeline
 	log *slog.Logger
 	out *progress // stderr, shared by the log and the progress line
 }
@@ -73,8 +75,16 @@ func openPipelineHub(ctx context.Context, configPath string, stderr io.Writer, w
 	if err != nil {
 		return fail(err)
 	}
+	retention, _, targets := cfg.Referrals.Durations()
+	h.ref, err = referral.New(referral.Config{
+		Key: key, Serves: cfg.Serves(), Retention: retention, Targets: targets,
+		Purpose: cfg.Referrals.ConsentPurpose, Logger: h.log.With("component", "referrals"),
+	})
+	if err != nil {
+		return fail(err)
+	}
 	h.p, err = pipeline.New(ctx, pipeline.Config{
-		Store: h.st, Registry: reg, Key: key, Territory: cfg.Territory.Code, Logger: h.log,
+		Store: h.st, Registry: reg, Key: key, Territory: cfg.Territory.Code, Logger: h.log, Observer: h.ref,
 	})
 	if err != nil {
 		return fail(err)

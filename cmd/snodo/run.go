@@ -18,6 +18,7 @@ import (
 	"github.com/snodo-hub/snodo/hub/api"
 	"github.com/snodo-hub/snodo/hub/config"
 	"github.com/snodo-hub/snodo/hub/logging"
+	"github.com/snodo-hub/snodo/hub/referral"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/supervisor"
 )
@@ -122,9 +123,10 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 	}
 
 	srv, err := api.New(api.Config{
-		Store:    h.st,
-		Pipeline: h.p,
-		Logger:   h.log.With("component", "api"),
+		Store:     h.st,
+		Pipeline:  h.p,
+		Referrals: h.ref,
+		Logger:    h.log.With("component", "api"),
 		Connectors: api.ConnectorsFunc(func() []supervisor.Status {
 			out := make([]supervisor.Status, len(instances))
 			for i, in := range instances {
@@ -172,6 +174,13 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 			}
 		})
 	}
+	// Referrals go out through the connectors that serve their receivers.
+	writers := supervisorWriters{}
+	for _, in := range instances {
+		writers[in.name] = in.sup
+	}
+	_, deliveryInterval, _ := h.cfg.Referrals.Durations()
+	readers.Go(func() { _ = h.ref.Run(readCtx, h.st, writers, deliveryInterval) })
 	h.log.Info("hub running", "territory", h.cfg.Territory.Code, "connectors", len(instances),
 		"api", "http://"+ln.Addr().String(), "config", h.cfg.File)
 
@@ -223,6 +232,18 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 	h.close()
 	h.log.Info("hub stopped", "seconds", time.Since(now).Seconds())
 	return nil
+}
+
+// supervisorWriters delivers through the running connector instances, by
+// name.
+type supervisorWriters map[string]*supervisor.Supervisor
+
+func (w supervisorWriters) Write(ctx context.Context, connector, schemaID, recordID string, record []byte) (string, error) {
+	sup, ok := w[connector]
+	if !ok {
+		return "", fmt.Errorf("connector %q is not running in this hub (not configured, or disabled): %w", connector, referral.ErrNoWriter)
+	}
+	return sup.Write(ctx, schemaID, recordID, record)
 }
 
 // logState writes a connector's change of state to the log, at the level

@@ -305,6 +305,8 @@ func TestEveryEndpointEveryRole(t *testing.T) {
 	f := newFixture(t, twoConnectors())
 	f.addRecords(t, rec{"referral", "r1", anna, since})
 	qids := f.addQuarantine(t, store.QuarantineItem{Source: "odv", RecordID: "q1", Errors: []store.QuarantineError{{Pointer: "/person", Message: "invalid"}}, Raw: []byte("x")})
+	f.addReferral(t, store.Referral{Source: "comune", RecordID: "REF-1", Requester: "comune-x", Owner: "cpi-x", PersonID: anna,
+		Priority: "urgent", Category: "employment-status", Status: "requested", StatusAt: since, AuthoredOn: since, Delivery: store.DeliveryPending})
 
 	const (
 		ok   = http.StatusOK
@@ -320,16 +322,18 @@ func TestEveryEndpointEveryRole(t *testing.T) {
 		path string
 		want [6]int // by callers' order
 	}{
-		"GET /healthz":                      {"/healthz", public},
-		"GET /readyz":                       {"/readyz", public},
-		"GET /metrics":                      {"/metrics", public},
-		"GET /api/v1/status":                {"/api/v1/status", viewerUp},
-		"GET /api/v1/connectors":            {"/api/v1/connectors", viewerUp},
-		"GET /api/v1/records":               {"/api/v1/records?schema=referral", operatorUp},
-		"GET /api/v1/persons/{id}/timeline": {"/api/v1/persons/" + anna + "/timeline", operatorUp},
-		"GET /api/v1/quarantine":            {"/api/v1/quarantine", operatorUp},
-		"GET /api/v1/quarantine/{id}":       {fmt.Sprintf("/api/v1/quarantine/%d", qids[0]), operatorUp},
-		"GET /api/v1/audit/verify":          {"/api/v1/audit/verify", adminOnly},
+		"GET /healthz":                        {"/healthz", public},
+		"GET /readyz":                         {"/readyz", public},
+		"GET /metrics":                        {"/metrics", public},
+		"GET /api/v1/status":                  {"/api/v1/status", viewerUp},
+		"GET /api/v1/connectors":              {"/api/v1/connectors", viewerUp},
+		"GET /api/v1/records":                 {"/api/v1/records?schema=referral", operatorUp},
+		"GET /api/v1/persons/{id}/timeline":   {"/api/v1/persons/" + anna + "/timeline", operatorUp},
+		"GET /api/v1/quarantine":              {"/api/v1/quarantine", operatorUp},
+		"GET /api/v1/referrals":               {"/api/v1/referrals?overdue=true", operatorUp},
+		"GET /api/v1/referrals/{source}/{id}": {"/api/v1/referrals/comune/REF-1", operatorUp},
+		"GET /api/v1/quarantine/{id}":         {fmt.Sprintf("/api/v1/quarantine/%d", qids[0]), operatorUp},
+		"GET /api/v1/audit/verify":            {"/api/v1/audit/verify", adminOnly},
 	}
 	routes := f.api.Routes()
 	registered := map[string]bool{}
@@ -411,6 +415,7 @@ func TestRoutesDeclareTheirRole(t *testing.T) {
 		"GET /api/v1/status": "viewer", "GET /api/v1/connectors": "viewer",
 		"GET /api/v1/records": "operator", "GET /api/v1/persons/{id}/timeline": "operator",
 		"GET /api/v1/quarantine": "operator", "GET /api/v1/quarantine/{id}": "operator",
+		"GET /api/v1/referrals": "operator", "GET /api/v1/referrals/{source}/{id}": "operator",
 		"GET /api/v1/audit/verify": "admin",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -907,5 +912,13 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("the log holds %q", s)
 		}
+	}
+}
+
+func (f *fixture) addReferral(t *testing.T, r store.Referral) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.store.Write(ctx, func(tx *store.Tx) error { return tx.PutReferral(ctx, r) }); err != nil {
+		t.Fatal(err)
 	}
 }

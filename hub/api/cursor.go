@@ -28,6 +28,8 @@ type cursor struct {
 	ID      int64  `json:"i"`           // the last item's id
 	At      string `json:"t,omitempty"` // timeline: the last record's recorded_at (RFC 3339)
 	Undated bool   `json:"u,omitempty"` // timeline: the last record had no recorded_at
+	Source  string `json:"s,omitempty"` // referrals: the last referral's source
+	Record  string `json:"r,omitempty"` // referrals: the last referral's record id
 }
 
 func (c cursor) encode() string {

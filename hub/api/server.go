@@ -46,6 +46,9 @@ type Config struct {
 	// Pipeline reports the pipeline's counters for /metrics; nil when
 	// there is no pipeline.
 	Pipeline PipelineStats
+	// Referrals says which referrals are overdue (the referral engine);
+	// nil: none is.
+	Referrals Referrals
 	// Logger receives one line per request (method, route pattern, status,
 	// duration, request id, token name: never a path's values, a query or
 	// a body) and the causes of 500s; nil: no logging.
@@ -70,6 +73,7 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 type Server struct {
 	store      *store.Store
 	connectors Connectors
+	referrals  Referrals
 	metrics    *Metrics
 	log        *slog.Logger
 	mux        *http.ServeMux
@@ -93,6 +97,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:      cfg.Store,
 		connectors: cfg.Connectors,
+		referrals:  cfg.Referrals,
 		metrics:    NewMetrics(cfg.Store, cfg.Connectors, cfg.Pipeline),
 		log:        cfg.Logger,
 		mux:        http.NewServeMux(),
@@ -114,6 +119,8 @@ func New(cfg Config) (*Server, error) {
 		{Route{"GET", "/api/v1/connectors", tokens.Viewer}, s.listConnectors},
 		{Route{"GET", "/api/v1/records", tokens.Operator}, s.listRecords},
 		{Route{"GET", "/api/v1/persons/{id}/timeline", tokens.Operator}, s.timeline},
+		{Route{"GET", "/api/v1/referrals", tokens.Operator}, s.listReferrals},
+		{Route{"GET", "/api/v1/referrals/{source}/{id}", tokens.Operator}, s.showReferral},
 		{Route{"GET", "/api/v1/quarantine", tokens.Operator}, s.listQuarantine},
 		{Route{"GET", "/api/v1/quarantine/{id}", tokens.Operator}, s.showQuarantine},
 		{Route{"GET", "/api/v1/audit/verify", tokens.Admin}, s.verifyAudit},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/snodo-hub/snodo/hub/identity"
 	"github.com/snodo-hub/snodo/hub/logging"
+	"github.com/snodo-hub/snodo/hub/pipeline"
 	"github.com/snodo-hub/snodo/hub/seal"
 	"github.com/snodo-hub/snodo/hub/store"
 )
@@ -57,7 +58,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Engine tracks referrals. Observe runs inside the pipeline's transactions;
+// Engine tracks referrals. Stored runs inside the pipeline's transactions;
 // Deliver runs beside the pipeline.
 type Engine struct {
 	cfg  Config
@@ -88,18 +89,8 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Record is a record the pipeline has just stored (inserted or changed).
-type Record struct {
-	Schema, Source, RecordID string
-	// Body is the record as stored: person ids in place of identifiers.
-	Body []byte
-	// PersonID is the person the record is about, "" if none.
-	PersonID string
-	// Identifiers are that person's identifiers as the record gave them
-	// (kind → normalised code); the engine seals what a delivery needs and
-	// keeps nothing else.
-	Identifiers map[string]string
-}
+// Record is a record the pipeline has just stored.
+type Record = pipeline.Stored
 
 // Observes reports whether the engine follows records of schema.
 func (e *Engine) Observes(schema string) bool {
@@ -110,10 +101,11 @@ func (e *Engine) Observes(schema string) bool {
 	return false
 }
 
-// Observe follows a stored record inside the transaction that stored it.
+// Stored follows a stored record inside the transaction that stored it
+// (the engine is the pipeline's Observer).
 // A refused status change is not an error: it is recorded, with why. An
 // error is a failure of the store.
-func (e *Engine) Observe(ctx context.Context, tx *store.Tx, r Record) error {
+func (e *Engine) Stored(ctx context.Context, tx *store.Tx, r Record) error {
 	switch r.Schema {
 	case SchemaReferral:
 		return e.observeReferral(ctx, tx, r)

@@ -105,7 +105,7 @@ func (f *fixture) store(schema, source, recordID, personID string, ids map[strin
 			Source: source, RecordID: recordID, Territory: "SDS-FI-NORDOVEST", Body: []byte(body), PersonID: personID}); err != nil {
 			return err
 		}
-		return f.e.Observe(f.ctx, tx, referral.Record{Schema: schema, Source: source, RecordID: recordID, Body: []byte(body), PersonID: personID, Identifiers: ids})
+		return f.e.Stored(f.ctx, tx, referral.Record{Schema: schema, Source: source, RecordID: recordID, Body: []byte(body), PersonID: personID, Identifiers: ids})
 	})
 	if err != nil {
 		f.t.Fatalf("store %s %s/%s: %v", schema, source, recordID, err)
