@@ -97,9 +97,12 @@ func scanReferral(row rowScanner) (Referral, error) {
 	return r, nil
 }
 
-// Referral returns the hub's view of a referral, inside the transaction.
-func (t *Tx) Referral(ctx context.Context, source, recordID string) (Referral, bool, error) {
-	r, err := scanReferral(t.tx.QueryRowContext(ctx, `SELECT `+referralColumns+` FROM referrals WHERE source = ?1 AND record_id = ?2`, source, recordID))
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getReferral(ctx context.Context, q rowQuerier, source, recordID string) (Referral, bool, error) {
+	r, err := scanReferral(q.QueryRowContext(ctx, `SELECT `+referralColumns+` FROM referrals WHERE source = ?1 AND record_id = ?2`, source, recordID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Referral{}, false, nil
 	}
@@ -109,16 +112,28 @@ func (t *Tx) Referral(ctx context.Context, source, recordID string) (Referral, b
 	return r, true, nil
 }
 
+// Referral returns the hub's view of a referral, inside the transaction.
+func (t *Tx) Referral(ctx context.Context, source, recordID string) (Referral, bool, error) {
+	return getReferral(ctx, t.tx, source, recordID)
+}
+
 // Referral returns the hub's view of a referral.
 func (s *Store) Referral(ctx context.Context, source, recordID string) (Referral, bool, error) {
-	r, err := scanReferral(s.r.QueryRowContext(ctx, `SELECT `+referralColumns+` FROM referrals WHERE source = ?1 AND record_id = ?2`, source, recordID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Referral{}, false, nil
+	return getReferral(ctx, s.r, source, recordID)
+}
+
+// scanReferrals reads every row of a referrals query.
+func scanReferrals(rows *sql.Rows, what string) ([]Referral, error) {
+	defer rows.Close()
+	var out []Referral
+	for rows.Next() {
+		r, err := scanReferral(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, r)
 	}
-	if err != nil {
-		return Referral{}, false, fmt.Errorf("read referral %s/%s: %w", source, recordID, err)
-	}
-	return r, true, nil
+	return out, rows.Err()
 }
 
 // HeldReferrals lists the referrals of a person held for want of consent.
@@ -127,16 +142,7 @@ func (t *Tx) HeldReferrals(ctx context.Context, personID string) ([]Referral, er
 	if err != nil {
 		return nil, fmt.Errorf("list held referrals: %w", err)
 	}
-	defer rows.Close()
-	var out []Referral
-	for rows.Next() {
-		r, err := scanReferral(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list held referrals: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanReferrals(rows, "list held referrals")
 }
 
 // ReferralFilter selects referrals to list.
@@ -191,16 +197,7 @@ func (s *Store) ListReferrals(ctx context.Context, f ReferralFilter) ([]Referral
 	if err != nil {
 		return nil, fmt.Errorf("list referrals: %w", err)
 	}
-	defer rows.Close()
-	var out []Referral
-	for rows.Next() {
-		r, err := scanReferral(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list referrals: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanReferrals(rows, "list referrals")
 }
 
 // AddReferralEvent records a status change, idempotently by (EventSource,
