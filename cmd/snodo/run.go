@@ -18,7 +18,6 @@ import (
 	"github.com/snodo-hub/snodo/hub/api"
 	"github.com/snodo-hub/snodo/hub/config"
 	"github.com/snodo-hub/snodo/hub/logging"
-	"github.com/snodo-hub/snodo/hub/referral"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/supervisor"
 )
@@ -241,7 +240,7 @@ type supervisorWriters map[string]*supervisor.Supervisor
 func (w supervisorWriters) Write(ctx context.Context, connector, schemaID, recordID string, record []byte) (string, error) {
 	sup, ok := w[connector]
 	if !ok {
-		return "", fmt.Errorf("connector %q is not running in this hub (not configured, or disabled): %w", connector, referral.ErrNoWriter)
+		return "", fmt.Errorf("connector %q is not configured or is disabled in this hub: %w", connector, supervisor.ErrNotRunning)
 	}
 	return sup.Write(ctx, schemaID, recordID, record)
 }

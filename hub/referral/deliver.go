@@ -11,6 +11,9 @@ import (
 	"github.com/snodo-hub/snodo/hub/store"
 )
 
+// purgeEvery is how often expired envelopes are deleted.
+const purgeEvery = time.Minute
+
 // Delivery backoff: 1 s after the first failure, doubling up to 10 min.
 const (
 	backoffFirst = time.Second
@@ -174,14 +177,20 @@ func (e *Engine) failed(ctx context.Context, st *store.Store, m store.OutboxMess
 func (e *Engine) Run(ctx context.Context, st *store.Store, w Writers, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var purged time.Time
 	for {
 		if _, err := e.Deliver(ctx, st, w); err != nil && ctx.Err() == nil {
 			e.log.Error("deliver referrals", "error", err)
 		}
-		if n, err := st.PurgeEnvelopes(ctx, e.now()); err != nil && ctx.Err() == nil {
-			e.log.Error("delete expired delivery envelopes", "error", err)
-		} else if n > 0 {
-			e.log.Info("delivery envelopes deleted after their retention", "count", n)
+		// Purging takes the store's write lock: once a minute is enough
+		// for retentions counted in hours.
+		if now := e.now(); now.Sub(purged) >= purgeEvery {
+			purged = now
+			if n, err := st.PurgeEnvelopes(ctx, now); err != nil && ctx.Err() == nil {
+				e.log.Error("delete expired delivery envelopes", "error", err)
+			} else if n > 0 {
+				e.log.Info("delivery envelopes deleted after their retention", "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -3,7 +3,6 @@ package referral
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -182,7 +181,9 @@ func (e *Engine) observeReferral(ctx context.Context, tx *store.Tx, r Record) er
 			return err
 		}
 	}
-	if len(r.Identifiers) > 0 && e.needsDelivery(view) {
+	// The identity is sealed until the referral is delivered; a copy the
+	// source sends again afterwards is not kept.
+	if len(r.Identifiers) > 0 && view.Delivery != store.DeliveryDelivered && e.needsDelivery(view) {
 		plain, err := json.Marshal(r.Identifiers)
 		if err != nil {
 			return err
@@ -435,10 +436,6 @@ type Writers interface {
 	// Write delivers one record through the connector instance named.
 	Write(ctx context.Context, connector, schemaID, recordID string, record []byte) (targetID string, err error)
 }
-
-// ErrNoWriter is returned by a Writers that has no running connector of
-// that name; the delivery is tried again later.
-var ErrNoWriter = errors.New("the connector is not running")
 
 // redact keeps identifier-shaped text out of what is stored and shown.
 func redact(s string) string {
