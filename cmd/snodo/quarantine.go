@@ -192,12 +192,8 @@ func newQuarantineShowCmd() *cobra.Command {
 never shown: it may hold personal identifiers.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids, err := parseIDs(args)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			h, err := openPipelineHub(ctx, configPath, cmd.ErrOrStderr(), false)
+			ids, h, err := openForItems(cmd, args, configPath, false)
 			if err != nil {
 				return err
 			}
@@ -275,12 +271,8 @@ Exit status: 0 every record replayed left the quarantine, 1 some still fail
 			if all == (len(args) > 0) {
 				return usageError("give the ids of the records to replay, or --all")
 			}
-			ids, err := parseIDs(args)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			h, err := openPipelineHub(ctx, configPath, cmd.ErrOrStderr(), true)
+			ids, h, err := openForItems(cmd, args, configPath, true)
 			if err != nil {
 				return err
 			}
@@ -368,12 +360,8 @@ counted or replayed. The items stay in the database (encrypted) and every drop
 is written to the audit log.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids, err := parseIDs(args)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			h, err := openPipelineHub(ctx, configPath, cmd.ErrOrStderr(), false)
+			ids, h, err := openForItems(cmd, args, configPath, false)
 			if err != nil {
 				return err
 			}
@@ -415,4 +403,18 @@ is written to the audit log.`,
 	cmd.Flags().StringVar(&configPath, "config", config.FileName, "the hub's configuration")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// openForItems parses the quarantine ids given and opens the hub (with its
+// pipeline when withPipeline), for the subcommands that act on items.
+func openForItems(cmd *cobra.Command, args []string, configPath string, withPipeline bool) ([]int64, *pipelineHub, error) {
+	ids, err := parseIDs(args)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := openPipelineHub(cmd.Context(), configPath, cmd.ErrOrStderr(), withPipeline)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, h, nil
 }
