@@ -20,7 +20,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/snodo-hub/snodo/hub/api"
+	"github.com/snodo-hub/snodo/hub/identity"
 	"github.com/snodo-hub/snodo/hub/pipeline"
+	"github.com/snodo-hub/snodo/hub/referral"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/supervisor"
 	"github.com/snodo-hub/snodo/hub/tokens"
@@ -111,6 +113,9 @@ func (f *fakeConnectors) set(sts ...supervisor.Status) {
 
 var since = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 
+// now is the referral engine's clock in the fixture.
+var now = since.Add(10 * 24 * time.Hour)
+
 func twoConnectors() *fakeConnectors {
 	return &fakeConnectors{sts: []supervisor.Status{
 		{Name: "sil-cpi", State: supervisor.Recovering, Reason: "restarting after a crash", Since: since, Restarts: 5, Errors: 5},
@@ -145,10 +150,23 @@ func newFixture(t *testing.T, conns api.Connectors) *fixture {
 	f.tokens[revoked] = tok
 	f.tokens[badToken] = tokens.Generate()
 
+	key, err := identity.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The referral engine, for its response targets: routine 7 days,
+	// urgent 3, on a clock at now.
+	engine, err := referral.New(referral.Config{Key: key,
+		Targets: map[string]time.Duration{"routine": 7 * 24 * time.Hour, "urgent": 72 * time.Hour},
+		Clock:   func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.api, err = api.New(api.Config{
 		Store:      s,
 		Connectors: conns,
 		Pipeline:   f.pipe,
+		Referrals:  engine,
 		Logger:     slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

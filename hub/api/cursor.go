@@ -52,7 +52,11 @@ func decodeCursor(v, list string) (cursor, *Problem) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var c cursor
-	if err := dec.Decode(&c); err != nil || c.List != list || c.ID < 1 {
+	if err := dec.Decode(&c); err != nil || c.List != list {
+		return bad()
+	}
+	// Referrals are positioned by (source, record id), the others by id.
+	if list == "referrals" && (c.Source == "" || c.Record == "" || c.ID != 0) || list != "referrals" && (c.ID < 1 || c.Source != "" || c.Record != "") {
 		return bad()
 	}
 	if c.At != "" {

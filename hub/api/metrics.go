@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/snodo-hub/snodo/hub/pipeline"
+	"github.com/snodo-hub/snodo/hub/referral"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/supervisor"
 )
@@ -35,6 +36,10 @@ type PipelineStats interface {
 //	snodo_store_size_bytes                              gauge: the database file's pages
 //	snodo_connector_restarts_total{connector}           counter
 //	snodo_connector_state{connector,state}              1 for the instance's state, 0 for the others
+//	snodo_referrals{status}                             gauge: referrals tracked, by current status
+//	snodo_referrals_delivery{delivery}                  gauge: by delivery state (local, unrouted, held, pending, delivered)
+//	snodo_referrals_overdue{priority}                   gauge: still requested past the priority's response target
+//	snodo_referral_status_changes_total{outcome}        counter: reported status changes, applied or refused
 //
 // Counted as requests are answered:
 //
@@ -49,8 +54,9 @@ type Metrics struct {
 }
 
 // NewMetrics makes the metrics of a hub whose store is s, whose connectors
-// are c and whose pipeline is p (c and p may be nil: none).
-func NewMetrics(s *store.Store, c Connectors, p PipelineStats) *Metrics {
+// are c, whose pipeline is p and whose referral engine is r (c, p and r
+// may be nil: none).
+func NewMetrics(s *store.Store, c Connectors, p PipelineStats, r Referrals) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -60,7 +66,7 @@ func NewMetrics(s *store.Store, c Connectors, p PipelineStats) *Metrics {
 	}
 	m.reg.MustRegister(
 		m.requests,
-		newHubCollector(s, c, p),
+		newHubCollector(s, c, p, r),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -96,16 +102,19 @@ type hubCollector struct {
 	store      *store.Store
 	connectors Connectors
 	pipeline   PipelineStats
+	referrals  Referrals
 
 	records, batches, latency, poisoned, replayed, degraded *prometheus.Desc
 	quarantine, storeSize, restarts, state                  *prometheus.Desc
+	refStatus, refDelivery, refOverdue, refChanges          *prometheus.Desc
 }
 
-func newHubCollector(s *store.Store, c Connectors, p PipelineStats) *hubCollector {
+func newHubCollector(s *store.Store, c Connectors, p PipelineStats, r Referrals) *hubCollector {
 	return &hubCollector{
 		store:      s,
 		connectors: c,
 		pipeline:   p,
+		referrals:  r,
 		records: prometheus.NewDesc("snodo_pipeline_records_total",
 			"Records the pipeline handled since the hub started, by connector instance and outcome (inserted, updated, unchanged, quarantined).",
 			[]string{"connector", "outcome"}, nil),
@@ -127,11 +136,20 @@ func newHubCollector(s *store.Store, c Connectors, p PipelineStats) *hubCollecto
 			"Restarts of each connector instance's process since the hub started.", []string{"connector"}, nil),
 		state: prometheus.NewDesc("snodo_connector_state",
 			"1 for the state each connector instance is in, 0 for the others.", []string{"connector", "state"}, nil),
+		refStatus: prometheus.NewDesc("snodo_referrals",
+			"Referrals the hub tracks, by current status.", []string{"status"}, nil),
+		refDelivery: prometheus.NewDesc("snodo_referrals_delivery",
+			"Referrals by delivery state: local, unrouted (no connector serves the receiving organisation), held (no consent, or a draft), pending (in the outbox), delivered.", []string{"delivery"}, nil),
+		refOverdue: prometheus.NewDesc("snodo_referrals_overdue",
+			"Referrals still requested past their priority's response target (referrals.response_targets).", []string{"priority"}, nil),
+		refChanges: prometheus.NewDesc("snodo_referral_status_changes_total",
+			"Referral status changes reported by connectors, by outcome: applied, or refused (wrong party, not allowed from the current status...).", []string{"outcome"}, nil),
 	}
 }
 
 func (c *hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.records, c.batches, c.latency, c.poisoned, c.replayed, c.degraded, c.quarantine, c.storeSize, c.restarts, c.state} {
+	for _, d := range []*prometheus.Desc{c.records, c.batches, c.latency, c.poisoned, c.replayed, c.degraded, c.quarantine, c.storeSize, c.restarts, c.state,
+		c.refStatus, c.refDelivery, c.refOverdue, c.refChanges} {
 		ch <- d
 	}
 }
@@ -155,6 +173,7 @@ func (c *hubCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.MustNewConstMetric(c.storeSize, prometheus.GaugeValue, float64(n))
 	}
+	c.collectReferrals(ctx, ch)
 	for _, st := range statuses(c.connectors) {
 		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(st.Restarts), st.Name)
 		for _, s := range []supervisor.State{supervisor.Stopped, supervisor.Starting, supervisor.Running, supervisor.Degraded, supervisor.Recovering} {
@@ -196,4 +215,33 @@ func (c *hubCollector) collectPipeline(ch chan<- prometheus.Metric, st pipeline.
 	}
 	ch <- prometheus.MustNewConstMetric(c.poisoned, prometheus.CounterValue, float64(st.PoisonedBatches))
 	ch <- prometheus.MustNewConstMetric(c.replayed, prometheus.CounterValue, float64(st.Replayed))
+}
+
+// collectReferrals reports every status, delivery state, priority with a
+// response target and outcome, with 0 for those no referral has, so that
+// an alert on a series never sees it vanish.
+func (c *hubCollector) collectReferrals(ctx context.Context, ch chan<- prometheus.Metric) {
+	var overdue map[string]time.Time
+	if c.referrals != nil {
+		overdue = c.referrals.Overdue()
+	}
+	n, err := c.store.CountReferrals(ctx, overdue)
+	if err != nil {
+		for _, d := range []*prometheus.Desc{c.refStatus, c.refDelivery, c.refOverdue, c.refChanges} {
+			ch <- prometheus.NewInvalidMetric(d, err)
+		}
+		return
+	}
+	for _, s := range referral.Statuses {
+		ch <- prometheus.MustNewConstMetric(c.refStatus, prometheus.GaugeValue, float64(n.ByStatus[string(s)]), string(s))
+	}
+	for _, d := range []string{store.DeliveryLocal, store.DeliveryUnrouted, store.DeliveryHeld, store.DeliveryPending, store.DeliveryDelivered} {
+		ch <- prometheus.MustNewConstMetric(c.refDelivery, prometheus.GaugeValue, float64(n.ByDelivery[d]), d)
+	}
+	for priority := range overdue {
+		ch <- prometheus.MustNewConstMetric(c.refOverdue, prometheus.GaugeValue, float64(n.Overdue[priority]), priority)
+	}
+	for _, o := range []string{"applied", "refused"} {
+		ch <- prometheus.MustNewConstMetric(c.refChanges, prometheus.CounterValue, float64(n.Events[o]), o)
+	}
 }

@@ -98,7 +98,7 @@ func New(cfg Config) (*Server, error) {
 		store:      cfg.Store,
 		connectors: cfg.Connectors,
 		referrals:  cfg.Referrals,
-		metrics:    NewMetrics(cfg.Store, cfg.Connectors, cfg.Pipeline),
+		metrics:    NewMetrics(cfg.Store, cfg.Connectors, cfg.Pipeline, cfg.Referrals),
 		log:        cfg.Logger,
 		mux:        http.NewServeMux(),
 	}

@@ -364,3 +364,53 @@ func (t *Tx) EnvelopeExists(ctx context.Context, source, recordID string) (int, 
 	}
 	return n, true, nil
 }
+
+// ReferralCounts are the referrals the hub tracks, counted for monitoring.
+type ReferralCounts struct {
+	ByStatus   map[string]int64 // by current status
+	ByDelivery map[string]int64 // by delivery state
+	Overdue    map[string]int64 // requested past their priority's response target, by priority
+	Events     map[string]int64 // status changes reported, by outcome (applied, refused)
+}
+
+// CountReferrals counts the referrals by status and delivery state, the
+// overdue ones by priority (overdue: by priority, the time before which a
+// referral still requested is overdue) and the status changes by outcome.
+func (s *Store) CountReferrals(ctx context.Context, overdue map[string]time.Time) (ReferralCounts, error) {
+	c := ReferralCounts{ByStatus: map[string]int64{}, ByDelivery: map[string]int64{}, Overdue: map[string]int64{}, Events: map[string]int64{}}
+	count := func(into map[string]int64, q string, args ...any) error {
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("count referrals: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var n int64
+			if err := rows.Scan(&k, &n); err != nil {
+				return fmt.Errorf("count referrals: %w", err)
+			}
+			into[k] += n
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("count referrals: %w", err)
+		}
+		return nil
+	}
+	if err := count(c.ByStatus, `SELECT status, count(*) FROM referrals GROUP BY status`); err != nil {
+		return c, err
+	}
+	if err := count(c.ByDelivery, `SELECT delivery, count(*) FROM referrals GROUP BY delivery`); err != nil {
+		return c, err
+	}
+	if err := count(c.Events, `SELECT outcome, count(*) FROM referral_events GROUP BY outcome`); err != nil {
+		return c, err
+	}
+	for priority, before := range overdue {
+		if err := count(c.Overdue, `SELECT priority, count(*) FROM referrals WHERE status = 'requested' AND priority = ?1 AND status_at < ?2 GROUP BY priority`,
+			priority, formatTime(before)); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
