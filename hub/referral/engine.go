@@ -168,7 +168,16 @@ func (e *Engine) observeReferral(ctx context.Context, tx *store.Tx, r Record) er
 		ev := store.ReferralEvent{RefSource: r.Source, RefRecordID: r.RecordID, EventSource: r.Source,
 			To: string(to), Reason: reason, SetBy: view.Requester, At: at, Outcome: "applied"}
 		view.Status, view.StatusReason, view.StatusAt = string(to), reason, at
-		if err := CheckTransition("", to, view.Requester, Requester, reason); err != nil {
+		if lateStart(to, view.Requester, reason) {
+			// The requester withdrew it before the hub first read it: it
+			// was requested when authored, then changed by the requester.
+			first := ev
+			first.To, first.Reason, first.At = string(Requested), "", d.AuthoredOn
+			if _, err := tx.AddReferralEvent(ctx, first); err != nil {
+				return err
+			}
+			ev.From = string(Requested)
+		} else if err := CheckTransition("", to, view.Requester, Requester, reason); err != nil {
 			ev.Outcome, ev.Problem = "refused", err.Error()
 			view.Delivery, view.DeliveryNote = store.DeliveryUnrouted, "not tracked: its first status is refused: "+err.Error()
 			e.log.Warn("referral refused", "source", r.Source, "referral", r.RecordID, "problem", err.Error())
@@ -198,6 +207,17 @@ func (e *Engine) observeReferral(ctx context.Context, tx *store.Tx, r Record) er
 		}
 	}
 	return tx.PutReferral(ctx, view)
+}
+
+// lateStart reports whether a referral the hub reads for the first time
+// with status to is one its requester changed before the hub saw it:
+// cancelled or entered in error, which the requester may set on a
+// requested referral.
+func lateStart(to Status, requester, reason string) bool {
+	if to == Draft || to == Requested {
+		return false
+	}
+	return CheckTransition(Requested, to, requester, Requester, reason) == nil
 }
 
 // needsDelivery reports whether the referral's receiver is served by
@@ -381,6 +401,13 @@ func (e *Engine) observeEvent(ctx context.Context, tx *store.Tx, r Record) error
 	// delivered to.
 	if party != Neither && e.cfg.Serves[setBy] != r.Source && !(r.Source == view.Source && party == Requester) {
 		return refuse(fmt.Sprintf("connector %s does not serve organisation %q, which the event says set the status", r.Source, setBy))
+	}
+	if to == Status(view.Status) && d.At.Equal(view.StatusAt) && setBy == view.Requester && party == Requester && r.Source == view.Source {
+		// The requester's system reports a change the referral record
+		// already carried when the hub first read it.
+		ev.Problem = "nothing changed: the referral record already said so"
+		_, err := tx.AddReferralEvent(ctx, ev)
+		return err
 	}
 	if d.From != "" && d.From != view.Status {
 		return refuse(fmt.Sprintf("the event changes the status from %s, but the referral is %s", d.From, view.Status))

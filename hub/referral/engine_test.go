@@ -335,3 +335,52 @@ func TestRouting(t *testing.T) {
 		t.Errorf("overdue after 73 h (urgent target 72 h): %v, want the requested ones REF-2, REF-3, REF-5", names)
 	}
 }
+
+// TestFirstSeenWithdrawn: a referral the requester cancelled before the
+// hub first read it (a system connected with its history) is tracked as
+// requested then cancelled, not sent; the requester system's own event for
+// that change, read afterwards, changes nothing. A referral first seen
+// already accepted — a status only the receiver sets — is still refused.
+func TestFirstSeenWithdrawn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.store("consent", "comune", "CONS-1", person, nil, consentBody(orgCPI))
+	body := strings.Replace(referralBody("REF-W", "cancelled"), `"changed_at":"2026-11-02T08:55:00Z"`,
+		`"changed_at":"2026-11-02T10:00:00Z","reason":{"system":"https://snodo-hub.github.io/codes/referral-status-reason","code":"person-declined"}`, 1)
+	f.store("referral", "comune", "REF-W", person, map[string]string{"cf": cf}, body)
+
+	v := f.view("comune", "REF-W")
+	if v.Status != "cancelled" || v.Delivery != store.DeliveryHeld || v.DeliveryNote != "not sent: the referral is cancelled" {
+		t.Errorf("view: status %s, delivery %s %q", v.Status, v.Delivery, v.DeliveryNote)
+	}
+	if n, err := f.st.CountEnvelopes(f.ctx); err != nil || n != 0 {
+		t.Errorf("%d envelopes (%v): the identity of a referral never to be sent is kept", n, err)
+	}
+	// The comune's connector reports the cancellation as its own event.
+	ev := `{"schema":"https://snodo-hub.github.io/schemas/referral-status-event/1.0.0","record_id":"REF-W-2","source":"comune","territory":"SDS-FI-NORDOVEST",
+"referral":{"record_id":"REF-W","source":"comune"},"from":"requested","to":"cancelled","at":"2026-11-02T10:00:00Z","set_by":{"record_id":"` + orgComune + `"},
+"reason":{"system":"https://snodo-hub.github.io/codes/referral-status-reason","code":"person-declined"}}`
+	f.store("referral-status-event", "comune", "REF-W-2", "", nil, ev)
+
+	evs, err := f.st.ReferralEvents(f.ctx, "comune", "REF-W")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, fmt.Sprintf("%s→%s %s at %s %s", e.From, e.To, e.Outcome, e.At.Format("15:04"), e.Problem))
+	}
+	want := []string{"→requested applied at 08:55 ", "requested→cancelled applied at 10:00 ",
+		"requested→cancelled applied at 10:00 nothing changed: the referral record already said so"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("events:\n got %s\nwant %s", strings.Join(got, "; "), strings.Join(want, "; "))
+	}
+	if v := f.view("comune", "REF-W"); v.Status != "cancelled" || v.Delivery != store.DeliveryHeld {
+		t.Errorf("after the event: %s %s", v.Status, v.Delivery)
+	}
+
+	f.store("referral", "comune", "REF-A", person, map[string]string{"cf": cf}, referralBody("REF-A", "accepted"))
+	if v := f.view("comune", "REF-A"); v.Delivery != store.DeliveryUnrouted || !strings.Contains(v.DeliveryNote, "first status is refused") {
+		t.Errorf("a referral first seen accepted: %s %q", v.Delivery, v.DeliveryNote)
+	}
+}
