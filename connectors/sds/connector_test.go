@@ -379,3 +379,39 @@ func TestWriteErrors(t *testing.T) {
 		t.Fatalf("foreign cursor: %v", err)
 	}
 }
+
+// TestWriteOwnReferral: a referral the health society sent, written back,
+// is in the system already: its own id, no inbox file.
+func TestWriteOwnReferral(t *testing.T) {
+	sys, s := newSim(t)
+	var own []byte
+	for _, b := range readAll(t, s, nil, 0) {
+		for _, r := range b.records {
+			if r["schema"] == SchemaReferral && own == nil {
+				own, _ = json.Marshal(r)
+			}
+		}
+	}
+	if own == nil {
+		t.Fatal("the first night has no referral")
+	}
+	var id struct {
+		RecordID string `json:"record_id"`
+	}
+	_ = json.Unmarshal(own, &id)
+	for range 2 {
+		resp, err := (&Connector{}).Write(context.Background(), sdk.WriteRequest{Settings: s, Schema: SchemaReferral, RecordID: "sds:" + id.RecordID, Record: own})
+		if err != nil || resp.TargetID != id.RecordID {
+			t.Fatalf("write back %s: %q, %v", id.RecordID, resp.TargetID, err)
+		}
+	}
+	entries, err := os.ReadDir(sys.InboxDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			t.Errorf("the inbox holds %s, want no file", e.Name())
+		}
+	}
+}

@@ -50,6 +50,11 @@ func (c *Connector) Write(_ context.Context, req sdk.WriteRequest) (sdk.WriteRes
 	var header, row []string
 	switch req.Schema {
 	case SchemaReferral:
+		if id, ok := ownReferral(st, req.Record); ok {
+			// A referral this system sent (read from its export): it is
+			// in the system already; there is nothing to deliver.
+			return sdk.WriteResponse{TargetID: id}, nil
+		}
 		name = "segnalazione_" + key + ".csv"
 		header = inboxReferralHeader
 		row, err = referralRow(st, key, req.Record)
@@ -97,6 +102,20 @@ type inRef struct {
 
 type inCoding struct {
 	Code string `json:"code"`
+}
+
+// ownReferral reports whether raw is a referral the health society sent,
+// as its connector read it (its source is this instance's), and its id.
+func ownReferral(st Settings, raw []byte) (string, bool) {
+	var r struct {
+		RecordID  string `json:"record_id"`
+		Source    string `json:"source"`
+		Requester inRef  `json:"requester"`
+	}
+	if json.Unmarshal(raw, &r) != nil || r.RecordID == "" {
+		return "", false
+	}
+	return r.RecordID, r.Source == st.Source && r.Requester.RecordID == st.Organisation
 }
 
 func referralRow(st Settings, key string, raw []byte) ([]string, error) {
