@@ -59,7 +59,23 @@ type demoTerritory struct {
 	db      string
 	reports string // the partner's outcome reports
 	token   string // operator
+
+	// cpiPost, when set, sees every referral POST to the cpi first and
+	// may answer it itself.
+	hookMu  sync.Mutex
 	cpiPost func(r *http.Request, body []byte) (handled bool)
+}
+
+func (tr *demoTerritory) setCPIHook(f func(r *http.Request, body []byte) bool) {
+	tr.hookMu.Lock()
+	defer tr.hookMu.Unlock()
+	tr.cpiPost = f
+}
+
+func (tr *demoTerritory) cpiHook() func(r *http.Request, body []byte) bool {
+	tr.hookMu.Lock()
+	defer tr.hookMu.Unlock()
+	return tr.cpiPost
 }
 
 // newTerritory starts the simulated comune, cpi and sds over one
@@ -86,10 +102,10 @@ func newTerritory(t *testing.T, households int) *demoTerritory {
 	// The cpi behind a hook on referral POSTs, for the faults the test
 	// injects.
 	cpiSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/segnalazioni" && tr.cpiPost != nil {
+		if hook := tr.cpiHook(); r.Method == http.MethodPost && r.URL.Path == "/segnalazioni" && hook != nil {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			if tr.cpiPost(r, body) {
+			if hook(r, body) {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -389,7 +405,9 @@ func TestReferralLoopEndToEnd(t *testing.T) {
 	var armed atomic.Bool
 	var ref comune.Segnalazione
 	var mu sync.Mutex
-	tr.cpiPost = func(r *http.Request, body []byte) bool {
+	var first atomic.Pointer[hubProcess] // the hub the delivery kills
+	first.Store(hub)
+	tr.setCPIHook(func(r *http.Request, body []byte) bool {
 		mu.Lock()
 		id := ref.ID
 		mu.Unlock()
@@ -405,10 +423,11 @@ func TestReferralLoopEndToEnd(t *testing.T) {
 		rec := httptest.NewRecorder()
 		tr.cpi.ServeHTTP(rec, r)
 		killedAt.Store(int32(rec.Code))
-		_ = hub.cmd.Process.Kill()
-		<-hub.done
+		h := first.Load()
+		_ = h.cmd.Process.Kill()
+		<-h.done
 		return true
-	}
+	})
 	tr.cpi.SetOutage(true)
 	mu.Lock()
 	var err error
