@@ -47,6 +47,10 @@ type Config struct {
 	// connector instance.
 	Organisations []Organisation `yaml:"organisations"`
 	Referrals     Referrals      `yaml:"referrals"`
+	// Disclosure is the territory's disclosure control of released
+	// statistics; Federation where releases are sent.
+	Disclosure Disclosure `yaml:"disclosure"`
+	Federation Federation `yaml:"federation"`
 
 	// Dir is the folder of the configuration file; relative paths are
 	// resolved against it.
@@ -205,7 +209,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	if problems := check(path, doc, value); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
-	if problems := append(uniqueConnectors(path, doc), organisationConnectors(path, doc)...); len(problems) > 0 {
+	if problems := append(append(uniqueConnectors(path, doc), organisationConnectors(path, doc)...), disclosureProblems(path, doc)...); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
 	var c Config

@@ -26,6 +26,11 @@ type Cell struct {
 	Breakdown map[string]string // dimension → category code; nil or empty for the total
 	Measure   string            // "numerator", "denominator", a bin, …
 	Count     int64             // the true count: never stored, never sent
+	// Partition names measures that partition the households, such as a
+	// binned indicator's bins: each household is in at most one of them,
+	// so they form one table (sensitivity 1 over all of them) instead of
+	// one table per measure. Empty: the measure is a table of its own.
+	Partition string
 }
 
 // codeText is what ids, dimension names, categories and measures may be:
@@ -105,9 +110,13 @@ func cellKey(indicator, version string, breakdown map[string]string, measure str
 }
 
 // tableKey identifies the table of a cell: indicator, version, breakdown
-// dimensions and measure.
+// dimensions and measure (or the partition its measure belongs to).
 func tableKey(c Cell) string {
-	return c.Indicator + "\x00" + c.Version + "\x00" + strings.Join(dimensions(c.Breakdown), ",") + "\x00" + c.Measure
+	m := c.Measure
+	if c.Partition != "" {
+		m = "partition:" + c.Partition
+	}
+	return c.Indicator + "\x00" + c.Version + "\x00" + strings.Join(dimensions(c.Breakdown), ",") + "\x00" + m
 }
 
 // Epoch is a release epoch: a quarter ("2025-Q2", provisional) or a year

@@ -1,0 +1,155 @@
+package config
+
+import (
+	"fmt"
+	"math/big"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/snodo-hub/snodo/hub/disclosure"
+	"github.com/snodo-hub/snodo/plugins/sdk/yamldoc"
+)
+
+// Disclosure is the territory's disclosure control (snodo.yaml
+// "disclosure:"). Empty fields take the defaults of
+// disclosure.DefaultSettings (or DefaultRoundingSettings in the rounding
+// mode); see Config.DisclosureSettings.
+type Disclosure struct {
+	Mode               string `yaml:"mode"`
+	RhoYearCap         string `yaml:"rho_year_cap"`
+	RhoAnnual          string `yaml:"rho_annual"`
+	RhoQuarterly       string `yaml:"rho_quarterly"`
+	Threshold          *int64 `yaml:"threshold"`
+	DisplayBelow       *int64 `yaml:"display_below"`
+	MinRateDenominator *int64 `yaml:"min_rate_denominator"`
+	RoundingBase       *int64 `yaml:"rounding_base"`
+}
+
+// Federation says where the territory sends its signed releases
+// (snodo.yaml "federation:").
+type Federation struct {
+	// RegionURL is the regional hub's base URL; envelopes are posted to
+	// /api/v1/intake under it. Empty: no region configured (releases stay
+	// in the outbox).
+	RegionURL string `yaml:"region_url"`
+	// NATSURL, when set, sends envelopes through NATS JetStream instead
+	// of HTTP.
+	NATSURL string `yaml:"nats_url"`
+	// NATSSubject is the JetStream subject; default
+	// DefaultNATSSubjectPrefix + the territory code.
+	NATSSubject string `yaml:"nats_subject"`
+}
+
+// DefaultNATSSubjectPrefix prefixes the territory code in the default
+// JetStream subject.
+const DefaultNATSSubjectPrefix = "snodo.envelopes."
+
+// Subject is the JetStream subject of the territory's envelopes.
+func (c *Config) Subject() string {
+	if c.Federation.NATSSubject != "" {
+		return c.Federation.NATSSubject
+	}
+	return DefaultNATSSubjectPrefix + c.Territory.Code
+}
+
+// DisclosureSettings returns the territory's disclosure settings: the
+// configured values over the defaults of the mode. Parse has already
+// checked them, so the error only reports a Config built by hand.
+func (c *Config) DisclosureSettings() (disclosure.Settings, error) {
+	return c.Disclosure.settings()
+}
+
+func (d Disclosure) settings() (disclosure.Settings, error) {
+	s, err := d.merge()
+	if err != nil {
+		return s, err
+	}
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// merge applies the configured values over the mode's defaults, without
+// checking the result.
+func (d Disclosure) merge() (disclosure.Settings, error) {
+	s := disclosure.DefaultSettings()
+	if d.Mode == string(disclosure.ModeRounding) {
+		s = disclosure.DefaultRoundingSettings()
+	} else if d.Mode != "" && d.Mode != string(disclosure.ModeNoise) {
+		return s, fmt.Errorf("disclosure: mode %q is not %q or %q", d.Mode, disclosure.ModeNoise, disclosure.ModeRounding)
+	}
+	for _, r := range []struct {
+		dst  **big.Rat
+		text string
+		name string
+	}{{&s.YearCap, d.RhoYearCap, "rho_year_cap"}, {&s.AnnualRho, d.RhoAnnual, "rho_annual"}, {&s.QuarterlyRho, d.RhoQuarterly, "rho_quarterly"}} {
+		if r.text == "" {
+			continue
+		}
+		v, err := disclosure.ParseRat(r.text)
+		if err != nil {
+			return s, fmt.Errorf("disclosure: %s: %w", r.name, err)
+		}
+		*r.dst = v
+	}
+	for _, f := range []struct {
+		dst *int64
+		v   *int64
+	}{{&s.Threshold, d.Threshold}, {&s.DisplayBelow, d.DisplayBelow}, {&s.MinRateDenominator, d.MinRateDenominator}, {&s.RoundingBase, d.RoundingBase}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	return s, nil
+}
+
+// disclosureProblems checks what the schema cannot: ρ values in lowest
+// terms, each within the cap, and the settings as a whole, each problem at
+// the line of the setting concerned.
+func disclosureProblems(path string, doc *yaml.Node) []Problem {
+	node, key := yamldoc.NodeAt(doc, "/disclosure")
+	if key == nil || node == nil || node.Kind != yaml.MappingNode {
+		return nil
+	}
+	var d Disclosure
+	if err := node.Decode(&d); err != nil {
+		return []Problem{{File: path, Line: node.Line, Column: node.Column, Pointer: "/disclosure",
+			Message: "cannot be read: " + err.Error()}}
+	}
+	at := func(name string) (int, int, string) {
+		if n, k := yamldoc.NodeAt(node, "/"+name); k != nil {
+			return n.Line, n.Column, "/disclosure/" + name
+		}
+		return key.Line, key.Column, "/disclosure"
+	}
+	for _, r := range []struct{ key, text string }{{"rho_year_cap", d.RhoYearCap}, {"rho_annual", d.RhoAnnual}, {"rho_quarterly", d.RhoQuarterly}} {
+		if r.text == "" {
+			continue
+		}
+		if _, err := disclosure.ParseRat(r.text); err != nil {
+			line, col, ptr := at(r.key)
+			return []Problem{{File: path, Line: line, Column: col, Pointer: ptr, Message: err.Error()}}
+		}
+	}
+	s, err := d.merge()
+	if err != nil {
+		line, col, ptr := at("mode")
+		return []Problem{{File: path, Line: line, Column: col, Pointer: ptr, Message: err.Error()}}
+	}
+	// Point a ρ above the cap at the ρ concerned.
+	for _, r := range []struct {
+		key string
+		v   *big.Rat
+	}{{"rho_annual", s.AnnualRho}, {"rho_quarterly", s.QuarterlyRho}} {
+		if r.v.Cmp(s.YearCap) > 0 {
+			line, col, ptr := at(r.key)
+			return []Problem{{File: path, Line: line, Column: col, Pointer: ptr,
+				Message: fmt.Sprintf("ρ = %s exceeds the year cap rho_year_cap = %s: lower it, or raise the cap", r.v.RatString(), s.YearCap.RatString())}}
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return []Problem{{File: path, Line: key.Line, Column: key.Column, Pointer: "/disclosure", Message: err.Error()}}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package config_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/snodo-hub/snodo/hub/config"
+	"github.com/snodo-hub/snodo/hub/disclosure"
+)
+
+const head = "version: 1\nterritory: {code: SDS-FI, name: Firenze}\n"
+
+func TestDisclosureDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse("snodo.yaml", []byte(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.DisclosureSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotJSON, _ := got.MarshalJSON()
+	wantJSON, _ := disclosure.DefaultSettings().MarshalJSON()
+	if string(gotJSON) != string(wantJSON) {
+		t.Errorf("defaults %s, want %s", gotJSON, wantJSON)
+	}
+	if c.Subject() != "snodo.envelopes.SDS-FI" || c.Federation.RegionURL != "" {
+		t.Errorf("federation defaults: subject %q, region %q", c.Subject(), c.Federation.RegionURL)
+	}
+}
+
+func TestDisclosureAndFederationSettings(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse("snodo.yaml", []byte(head+`disclosure:
+  mode: rounding
+  rho_year_cap: 2
+  rho_annual: "3/2"
+  rho_quarterly: 1/8
+  display_below: 5
+federation:
+  region_url: https://region.example.org
+  nats_url: nats://region.example.org:4222
+  nats_subject: snodo.envelopes.custom
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.DisclosureSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rounding mode's default threshold is 10, not 3.
+	if s.Mode != disclosure.ModeRounding || s.Threshold != 10 || s.RoundingBase != 5 || s.DisplayBelow != 5 || s.MinRateDenominator != 20 ||
+		s.YearCap.RatString() != "2" || s.AnnualRho.RatString() != "3/2" || s.QuarterlyRho.RatString() != "1/8" {
+		t.Errorf("settings %+v", s)
+	}
+	if c.Federation.RegionURL != "https://region.example.org" || c.Federation.NATSURL != "nats://region.example.org:4222" || c.Subject() != "snodo.envelopes.custom" {
+		t.Errorf("federation %+v", c.Federation)
+	}
+}
+
+func TestDisclosureProblemsSayWhere(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		yaml string
+		want []string
+	}{
+		"ρ not in lowest terms": {
+			yaml: head + "disclosure:\n  rho_annual: 2/4\n",
+			want: []string{"snodo.yaml:4:15: /disclosure/rho_annual:", "not in lowest terms: write 1/2"},
+		},
+		"ρ as a decimal": {
+			yaml: head + "disclosure:\n  rho_quarterly: 0.25\n",
+			want: []string{"snodo.yaml:4:18: /disclosure/rho_quarterly:"},
+		},
+		"ρ over the cap": {
+			yaml: head + "disclosure:\n  rho_year_cap: 1/2\n  rho_annual: 3/4\n",
+			want: []string{"snodo.yaml:5:15: /disclosure/rho_annual: ρ = 3/4 exceeds the year cap rho_year_cap = 1/2"},
+		},
+		"zero ρ": {
+			yaml: head + "disclosure:\n  rho_quarterly: 0\n",
+			want: []string{"snodo.yaml:3:1: /disclosure:", "quarterly ρ must be a positive number"},
+		},
+		"unknown mode": {
+			yaml: head + "disclosure:\n  mode: laplace\n",
+			want: []string{"snodo.yaml:4:9: /disclosure/mode: value must be one of"},
+		},
+		"threshold below 1": {
+			yaml: head + "disclosure:\n  threshold: 0\n",
+			want: []string{"snodo.yaml:4:14: /disclosure/threshold:"},
+		},
+		"unknown disclosure key": {
+			yaml: head + "disclosure:\n  epsilon: 1\n",
+			want: []string{`snodo.yaml:4:3: /disclosure/epsilon: unknown setting "epsilon"`, "allowed here: display_below, min_rate_denominator, mode"},
+		},
+		"region URL not http": {
+			yaml: head + "federation:\n  region_url: ftp://region.example.org\n",
+			want: []string{"snodo.yaml:4:15: /federation/region_url:", "expected: The regional hub's base URL"},
+		},
+		"NATS URL not nats": {
+			yaml: head + "federation:\n  nats_url: http://x:4222\n",
+			want: []string{"snodo.yaml:4:13: /federation/nats_url:"},
+		},
+		"bad subject": {
+			yaml: head + "federation:\n  nats_subject: \"a b\"\n",
+			want: []string{"snodo.yaml:4:17: /federation/nats_subject:"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse("snodo.yaml", []byte(tc.yaml))
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *config.Error, got %v", err)
+			}
+			msg := err.Error()
+			at := 0
+			for _, w := range tc.want {
+				i := strings.Index(msg[at:], w)
+				if i < 0 {
+					t.Fatalf("problems\n%s\ndo not contain %q (after offset %d)", msg, w, at)
+				}
+				at += i + len(w)
+			}
+		})
+	}
+}
