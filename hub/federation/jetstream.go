@@ -1,0 +1,296 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// JetStream names shared by the territories' uplinks and the region.
+const (
+	// JetStreamStream is the stream holding the envelopes.
+	JetStreamStream = "SNODO_ENVELOPES"
+	// JetStreamSubjectPrefix starts the subject of a territory's envelopes:
+	// "snodo.envelopes.<territory>".
+	JetStreamSubjectPrefix = "snodo.envelopes."
+	// JetStreamDurable is the region's durable consumer.
+	JetStreamDurable = "snodo-region-intake"
+	// JetStreamDuplicateWindow is the stream's duplicate window: a message
+	// published again with the same Nats-Msg-Id (the outbox dedup key)
+	// within it is stored once. It covers a crash between the publish and
+	// the outbox's commit, and the longest transient backoff.
+	JetStreamDuplicateWindow = 24 * time.Hour
+)
+
+var territoryToken = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,31}$`)
+
+// EnvelopeSubject is the JetStream subject of a territory's envelopes.
+func EnvelopeSubject(territory string) (string, error) {
+	if !territoryToken.MatchString(territory) {
+		return "", fmt.Errorf("the territory code %q is not valid (upper-case letters, digits and '-', 2 to 32)", territory)
+	}
+	return JetStreamSubjectPrefix + territory, nil
+}
+
+// natsOptions are the connection options of both sides: reconnect forever,
+// and no reconnect buffer, so that a publish while disconnected fails at
+// once (and is retried from the outbox) instead of being sent later behind
+// the uplink's back.
+func natsOptions(name string) []nats.Option {
+	return []nats.Option{
+		nats.Name(name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(2 * time.Second),
+		nats.ReconnectBufSize(-1),
+	}
+}
+
+// ensureStream creates the envelopes' stream if it is missing.
+func ensureStream(ctx context.Context, js jetstream.JetStream) error {
+	_, err := js.Stream(ctx, JetStreamStream)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("look up JetStream stream %s: %w", JetStreamStream, err)
+	}
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:        JetStreamStream,
+		Description: "Snodo federation envelopes (signed anonymised statistics)",
+		Subjects:    []string{JetStreamSubjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  JetStreamDuplicateWindow,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("create JetStream stream %s: %w", JetStreamStream, err)
+	}
+	return nil
+}
+
+// JetStreamPublisher publishes envelopes to NATS JetStream through
+// watermill-nats, on the subject given as topic (EnvelopeSubject), with the
+// message's UUID (the outbox dedup key) as Nats-Msg-Id so that the stream's
+// duplicate window drops a second copy. It creates the stream if missing.
+// Every failure is transient.
+type JetStreamPublisher struct {
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	pub *wmnats.Publisher
+
+	mu      sync.Mutex
+	ensured bool
+}
+
+var _ message.Publisher = (*JetStreamPublisher)(nil)
+
+// NewJetStreamPublisher connects to the NATS server at natsURL (connecting
+// in the background if it is down).
+func NewJetStreamPublisher(natsURL string) (*JetStreamPublisher, error) {
+	nc, err := nats.Connect(natsURL, natsOptions("snodo uplink")...)
+	if err != nil {
+		return nil, fmt.Errorf("federation: connect to NATS: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("federation: JetStream: %w", err)
+	}
+	pub, err := wmnats.NewPublisherWithNatsConn(nc, wmnats.PublisherPublishConfig{
+		Marshaler:         &wmnats.NATSMarshaler{},
+		SubjectCalculator: wmnats.DefaultSubjectCalculator,
+		JetStream:         wmnats.JetStreamConfig{TrackMsgId: true},
+	}, nil)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("federation: JetStream publisher: %w", err)
+	}
+	return &JetStreamPublisher{nc: nc, js: js, pub: pub}, nil
+}
+
+// Publish publishes the messages on subject topic and waits for the
+// stream's acknowledgements.
+func (p *JetStreamPublisher) Publish(topic string, msgs ...*message.Message) error {
+	ctx := context.Background()
+	if len(msgs) > 0 {
+		ctx = msgs[0].Context()
+	}
+	p.mu.Lock()
+	ensured := p.ensured
+	p.mu.Unlock()
+	if !ensured {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := ensureStream(ctx, p.js)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("publish envelope to NATS: %w", err)
+		}
+		p.mu.Lock()
+		p.ensured = true
+		p.mu.Unlock()
+	}
+	if err := p.pub.Publish(topic, msgs...); err != nil {
+		// The stream may have been deleted: look again next time.
+		p.mu.Lock()
+		p.ensured = false
+		p.mu.Unlock()
+		return fmt.Errorf("publish envelope to NATS: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connection.
+func (p *JetStreamPublisher) Close() error {
+	return p.pub.Close()
+}
+
+// JetStreamConsumer reads the envelopes of the stream with a durable
+// consumer and hands each to Handle: acknowledged when Handle returns nil,
+// terminated (never redelivered) when it returns a permanent error
+// (Permanent), redelivered after NakDelay otherwise.
+type JetStreamConsumer struct {
+	URL    string
+	Handle func(ctx context.Context, envelope []byte) error
+	// Durable is the consumer's name (default JetStreamDurable).
+	Durable string
+	// NakDelay is the pause before the redelivery that follows the
+	// delivered-th (1-based) transient failure (default: 1 s doubling to
+	// 10 min, ±20 %).
+	NakDelay func(delivered int) time.Duration
+	// AckWait is how long a message may be handled before it is redelivered
+	// (default 1 min).
+	AckWait time.Duration
+	Logger  *slog.Logger
+}
+
+// ConsumeJetStream hands the envelopes of the JetStream stream at natsURL to
+// handle until ctx ends (see JetStreamConsumer), and returns nil then. It
+// creates the stream and the durable consumer if missing, waiting for the
+// server if it is down.
+func ConsumeJetStream(ctx context.Context, natsURL string, handle func(ctx context.Context, envelope []byte) error) error {
+	return (&JetStreamConsumer{URL: natsURL, Handle: handle}).Run(ctx)
+}
+
+// Run consumes until ctx ends.
+func (c *JetStreamConsumer) Run(ctx context.Context) error {
+	if c.Handle == nil {
+		return errors.New("federation: JetStream consumer: no handler")
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	nakDelay := c.NakDelay
+	if nakDelay == nil {
+		nakDelay = func(delivered int) time.Duration { return uplinkBackoff(delivered - 1) }
+	}
+	durable := c.Durable
+	if durable == "" {
+		durable = JetStreamDurable
+	}
+	ackWait := c.AckWait
+	if ackWait <= 0 {
+		ackWait = time.Minute
+	}
+	nc, err := nats.Connect(c.URL, natsOptions("snodo region intake")...)
+	if err != nil {
+		return fmt.Errorf("federation: connect to NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("federation: JetStream: %w", err)
+	}
+
+	// Stream and consumer, retried while the server is unreachable.
+	var cons jetstream.Consumer
+	for attempt := 0; ; attempt++ {
+		cons, err = c.setUp(ctx, js, durable, ackWait)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := uplinkBackoff(attempt)
+		log.Warn("JetStream not ready; trying again", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		c.handle(ctx, log, nakDelay, m)
+	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if ctx.Err() == nil {
+			log.Warn("JetStream consumer", "error", err)
+		}
+	}))
+	if err != nil {
+		return fmt.Errorf("federation: consume JetStream stream %s: %w", JetStreamStream, err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+	return nil
+}
+
+func (c *JetStreamConsumer) setUp(ctx context.Context, js jetstream.JetStream, durable string, ackWait time.Duration) (jetstream.Consumer, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := ensureStream(ctx, js); err != nil {
+		return nil, err
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, JetStreamStream, jetstream.ConsumerConfig{
+		Durable:       durable,
+		Description:   "Snodo region intake",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		FilterSubject: JetStreamSubjectPrefix + ">",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create JetStream consumer %s: %w", durable, err)
+	}
+	return cons, nil
+}
+
+func (c *JetStreamConsumer) handle(ctx context.Context, log *slog.Logger, nakDelay func(int) time.Duration, m jetstream.Msg) {
+	delivered := 1
+	if md, err := m.Metadata(); err == nil {
+		delivered = int(md.NumDelivered)
+	}
+	err := c.Handle(ctx, m.Data())
+	var ackErr error
+	switch {
+	case err == nil:
+		ackErr = m.Ack()
+	case ctx.Err() != nil:
+		ackErr = m.Nak() // shutting down: someone else (or the next run) takes it
+	case IsPermanent(err):
+		log.Error("envelope refused; not redelivered", "subject", m.Subject(), "error", err)
+		// Term, not TermWithReason: servers before 2.10.4 (Debian's
+		// 2.9) ignore the latter and would redeliver.
+		ackErr = m.Term()
+	default:
+		d := nakDelay(delivered)
+		log.Warn("envelope not taken; redelivered later", "subject", m.Subject(), "delivered", delivered, "retry_in", d, "error", err)
+		ackErr = m.NakWithDelay(d)
+	}
+	if ackErr != nil && ctx.Err() == nil {
+		log.Warn("JetStream acknowledgement failed: the envelope will be redelivered", "subject", m.Subject(), "error", ackErr)
+	}
+}
