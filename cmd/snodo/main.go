@@ -120,6 +120,9 @@ schema change), 2 usage or I/O errors.`,
 		newRestoreCmd(),
 		newTokensCmd(),
 		newAuditCmd(),
+		newRegionCmd(),
+		newStatsCmd(),
+		newFederateCmd(),
 	)
 	return root
 }

@@ -111,7 +111,7 @@ func TestOpenAppliesMigrations(t *testing.T) {
 		}
 		tables = append(tables, n)
 	}
-	want := []string{"api_tokens", "audit", "budget_ledger", "connector_runs", "cursors", "delivery_envelopes", "outbox", "person_identifiers", "persons", "quarantine", "records", "referral_events", "referrals", "release_cells", "releases"}
+	want := []string{"api_tokens", "audit", "budget_ledger", "connector_runs", "cursors", "delivery_envelopes", "outbox", "person_identifiers", "persons", "quarantine", "records", "referral_events", "referrals", "region_cells", "region_enrolment_tokens", "region_envelopes", "region_intake_log", "region_keys", "region_territories", "release_cells", "releases"}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Errorf("tables (-want +got):\n%s", diff)
 	}

@@ -1,0 +1,510 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/snodo-hub/snodo/hub/federation"
+	"github.com/snodo-hub/snodo/hub/logging"
+	"github.com/snodo-hub/snodo/hub/region"
+	"github.com/snodo-hub/snodo/hub/store"
+	"github.com/snodo-hub/snodo/hub/tokens"
+)
+
+// regionConfigName is the region hub's configuration file in its directory.
+const regionConfigName = "region.yaml"
+
+// defaultRegionListen is the region's HTTP address unless configured.
+const defaultRegionListen = "127.0.0.1:8282"
+
+// regionConfig is region.yaml: the region hub's own small configuration.
+type regionConfig struct {
+	Name  string `yaml:"name"`
+	Store struct {
+		Path string `yaml:"path"`
+	} `yaml:"store"`
+	Listen string `yaml:"listen"`
+	// NATS, when its URL is set, also receives envelopes from the
+	// JetStream stream SNODO_ENVELOPES.
+	NATS struct {
+		URL string `yaml:"url"`
+	} `yaml:"nats"`
+	Log struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+
+	file string // where it was read from
+}
+
+// path resolves p against the configuration's directory.
+func (c *regionConfig) path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.file), p)
+}
+
+func loadRegionConfig(path string) (*regionConfig, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, usageError("no region configuration at %s: run \"snodo region init DIR --name NAME\" first, or pass --config DIR/%s", path, regionConfigName)
+	}
+	if err != nil {
+		return nil, usageError("read %s: %v", path, err)
+	}
+	var c regionConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, usageError("%s: %v", path, err)
+	}
+	if c.Name == "" {
+		return nil, usageError("%s: name is required", path)
+	}
+	if c.Store.Path == "" {
+		c.Store.Path = "region.db"
+	}
+	if c.Listen == "" {
+		c.Listen = defaultRegionListen
+	}
+	if c.file, err = filepath.Abs(path); err != nil {
+		return nil, usageError("%s: %v", path, err)
+	}
+	return &c, nil
+}
+
+func openRegionStore(ctx context.Context, configPath string) (*regionConfig, *store.Store, error) {
+	cfg, err := loadRegionConfig(configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := store.Open(ctx, cfg.path(cfg.Store.Path))
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	return cfg, s, nil
+}
+
+func newRegionCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "region",
+		Short: "Run a regional hub: enrol territories, receive their signed statistics, aggregate them",
+		Long: `Region mode is the same binary run by a regional body. Territories enrol
+their Ed25519 public keys (or receive a one-time enrolment token); their
+hubs then send signed envelopes of published statistics to
+POST /api/v1/intake. Each envelope is verified (signature, schema, content),
+stored once per territory, catalogue version, epoch and revision, and every
+attempt is written to a hash-chained intake log. Aggregates are sums of the
+published values with their coverage ("27 of 30 territories"): what a
+territory did not publish is never imputed.
+
+The region keeps its own configuration, DIR/region.yaml (name, store path,
+listen address, log), made by "snodo region init".`,
+	}
+	cmd.AddCommand(newRegionInitCmd(), newRegionEnrolCmd(), newRegionTerritoriesCmd(), newRegionServeCmd(),
+		newRegionTokensCmd(), newRegionLogCmd())
+	return cmd
+}
+
+func newRegionInitCmd() *cobra.Command {
+	var name, listen string
+	cmd := &cobra.Command{
+		Use:   "init DIR --name NAME",
+		Short: "Create a region hub's directory: region.yaml and its store",
+		Long: `Init creates DIR (if needed), writes DIR/region.yaml and creates the region's
+SQLite store. It refuses to overwrite an existing region.yaml.`,
+		Example: `  snodo region init /srv/snodo-region --name "Regione Lombardia"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(name) == "" {
+				return usageError("--name is required: the region's name")
+			}
+			dir := args[0]
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return usageError("create %s: %v", dir, err)
+			}
+			file := filepath.Join(dir, regionConfigName)
+			if _, err := os.Stat(file); err == nil {
+				return usageError("%s exists already: a region is set up there", file)
+			}
+			if listen == "" {
+				listen = defaultRegionListen
+			}
+			body, err := yaml.Marshal(map[string]any{
+				"name":   name,
+				"store":  map[string]string{"path": "region.db"},
+				"listen": listen,
+				"log":    map[string]string{"level": "info", "format": "auto"},
+			})
+			if err != nil {
+				return err
+			}
+			content := "# Snodo region hub (snodo region serve). Paths are relative to this file.\n" + string(body)
+			f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+			if err != nil {
+				return usageError("write %s: %v", file, err)
+			}
+			if _, err := f.WriteString(content); err != nil {
+				f.Close()
+				return usageError("write %s: %v", file, err)
+			}
+			if err := f.Close(); err != nil {
+				return usageError("write %s: %v", file, err)
+			}
+			cfg, s, err := openRegionStore(cmd.Context(), file)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if err := s.Audit(cmd.Context(), cliActor(), "region.init", map[string]any{"name": name}); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "region %q set up in %s\n", name, dir)
+			fmt.Fprintf(out, "  configuration  %s\n", file)
+			fmt.Fprintf(out, "  store          %s\n", cfg.path(cfg.Store.Path))
+			fmt.Fprintf(out, "  listen         %s\n", cfg.Listen)
+			fmt.Fprintf(out, "next: snodo region enrol --territory CODE --key PUBKEY --config %s\n", file)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "the region's name")
+	cmd.Flags().StringVar(&listen, "listen", "", "the HTTP address to write in region.yaml (default "+defaultRegionListen+")")
+	return cmd
+}
+
+func newRegionEnrolCmd() *cobra.Command {
+	var configPath, territory, key, name string
+	var token bool
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "enrol --territory CODE (--key PUBKEY-FILE-or-BASE64 | --token) [--name NAME] [--config FILE]",
+		Short: "Enrol a territory's public key, or make a one-time enrolment token for it",
+		Long: `With --key, enrol the territory's Ed25519 public key: the file "snodo init" wrote
+(keys/signing.key.pub, PEM) or the base64 of its 32 bytes. Envelopes signed
+with it, for that territory only, are accepted from then on.
+
+With --token, print a one-time enrolment token (valid for --ttl) to give to
+the territory's admin, who sends it with the key to POST /api/v1/enrol
+{"territory": CODE, "token": TOKEN, "public_key": BASE64-or-PEM}. Only the
+token's SHA-256 is kept; it is shown once.`,
+		Example: `  snodo region enrol --territory ATS-01 --key ats01.pub --name "Ambito 1" --config /srv/snodo-region/region.yaml
+  snodo region enrol --territory ATS-02 --token --config /srv/snodo-region/region.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := region.CheckTerritory(territory); err != nil {
+				return usageError("--territory: %v", err)
+			}
+			if (key == "") == !token {
+				return usageError("give --key PUBKEY or --token, one of them")
+			}
+			ctx := cmd.Context()
+			var pub []byte
+			if key != "" {
+				data, err := os.ReadFile(key)
+				if err != nil {
+					if !errors.Is(err, os.ErrNotExist) {
+						return usageError("--key: %v", err)
+					}
+					data = []byte(key) // not a file: the key itself
+				}
+				k, err := region.ParsePublicKey(data)
+				if err != nil {
+					return usageError("--key: %v", err)
+				}
+				pub = k
+			}
+			_, s, err := openRegionStore(ctx, configPath)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			out := cmd.OutOrStdout()
+			if token {
+				tok, expires, err := region.NewEnrolmentToken(ctx, s, cliActor(), territory, name, ttl)
+				if err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+				fmt.Fprintln(out, tok)
+				fmt.Fprintf(cmd.ErrOrStderr(), "one-time enrolment token for %s, valid until %s: it is not shown again\n", territory, expires.Format(time.RFC3339))
+				return nil
+			}
+			id, err := region.EnrolKey(ctx, s, cliActor(), territory, name, pub)
+			if errors.Is(err, store.ErrRegionKeyExists) {
+				return &exitError{code: exitFindings, err: err}
+			}
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			fmt.Fprintf(out, "enrolled %s: key %s\n", territory, id)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", regionConfigName, "the region's configuration file")
+	cmd.Flags().StringVar(&territory, "territory", "", "the territory's code, as in its snodo.yaml")
+	cmd.Flags().StringVar(&key, "key", "", "the territory's public key: a file (PEM) or base64")
+	cmd.Flags().BoolVar(&token, "token", false, "print a one-time enrolment token instead")
+	cmd.Flags().StringVar(&name, "name", "", "the territory's name")
+	cmd.Flags().DurationVar(&ttl, "ttl", region.DefaultTokenTTL, "how long an enrolment token is valid")
+	return cmd
+}
+
+func newRegionTerritoriesCmd() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:     "territories [--config FILE]",
+		Short:   "List the enrolled territories, their keys and what they last sent",
+		Example: `  snodo region territories --config /srv/snodo-region/region.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, s, err := openRegionStore(cmd.Context(), configPath)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			ts, err := region.Territories(cmd.Context(), s)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "TERRITORY\tNAME\tKEYS\tENVELOPES\tLAST EPOCH")
+			for _, t := range ts {
+				active := 0
+				for _, k := range t.Keys {
+					if k.RevokedAt == nil {
+						active++
+					}
+				}
+				last := t.LastEpoch
+				if last == "" {
+					last = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", t.Code, t.Name, active, t.Envelopes, last)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", regionConfigName, "the region's configuration file")
+	return cmd
+}
+
+func newRegionTokensCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tokens",
+		Short: "Create bearer tokens for the region's queries (/api/v1/region/*)",
+	}
+	var configPath, name, role string
+	create := &cobra.Command{
+		Use:   "create --name NAME [--role viewer] [--config FILE]",
+		Short: "Create a token for the region's queries and print it, once",
+		Long: `The region's queries (territories, coverage, aggregates, the intake log) need
+a bearer token with at least the viewer role. The intake and the enrolment
+need none: the signature, or the one-time token, authenticates them.`,
+		Example: `  snodo region tokens create --name dashboard --config /srv/snodo-region/region.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := tokens.ParseRole(role)
+			if err != nil {
+				return usageError("--role: %v", err)
+			}
+			if err := tokens.CheckName(name); err != nil {
+				return usageError("--name: %v", err)
+			}
+			_, s, err := openRegionStore(cmd.Context(), configPath)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			tok, err := tokens.Create(cmd.Context(), s, cliActor(), name, r)
+			if err != nil {
+				return &exitError{code: exitFindings, err: err}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token %q (%s): it is not shown again\n", name, r)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&configPath, "config", regionConfigName, "the region's configuration file")
+	create.Flags().StringVar(&name, "name", "", "who or what uses the token")
+	create.Flags().StringVar(&role, "role", "viewer", "viewer, operator or admin")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func newRegionLogCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "log",
+		Short: "Check the region's hash-chained intake log",
+	}
+	var configPath string
+	verify := &cobra.Command{
+		Use:   "verify [--config FILE]",
+		Short: "Walk the intake log's hash chain: ok with the number of entries, or the first broken entry",
+		Long: `Every intake attempt (accepted, duplicate, conflict, refused) is a line of the
+intake log holding the hash of the line before. Verify recomputes the chain;
+it exits 1 naming the first broken entry.`,
+		Example: `  snodo region log verify --config /srv/snodo-region/region.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, s, err := openRegionStore(cmd.Context(), configPath)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			n, err := s.VerifyIntakeLog(cmd.Context())
+			var broken *store.IntakeLogBrokenError
+			if errors.As(err, &broken) {
+				return &exitError{code: exitFindings, err: err}
+			}
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d entries\n", n)
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&configPath, "config", regionConfigName, "the region's configuration file")
+	cmd.AddCommand(verify)
+	return cmd
+}
+
+func newRegionServeCmd() *cobra.Command {
+	var configPath, listen, natsURL string
+	var shutdownTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve [--listen ADDR] [--nats URL] [--config FILE]",
+		Short: "Run the region hub's HTTP API: intake, enrolment, coverage and aggregates",
+		Long: `Serve answers, until SIGINT or SIGTERM:
+
+  POST /api/v1/intake                   a signed envelope (201 new, 200 again,
+                                        409 conflict, 401/403 key, 422 invalid)
+  POST /api/v1/enrol                    {territory, token, public_key}
+  GET  /api/v1/region/territories       (bearer token, viewer)
+  GET  /api/v1/region/coverage?indicator=ID&epoch=E
+  GET  /api/v1/region/aggregate?indicator=ID&epoch=E[&breakdown=key:value]
+  GET  /api/v1/region/intake-log[?limit=N]
+  GET  /healthz
+
+With --nats URL (or nats.url in region.yaml) it also takes envelopes from
+the JetStream stream SNODO_ENVELOPES (subjects snodo.envelopes.<territory>)
+through the same intake: refused and conflicting ones are terminated, store
+failures redelivered later.
+
+On a signal it stops accepting connections and finishes the requests in
+flight (up to --shutdown-timeout).`,
+		Example: `  snodo region serve --config /srv/snodo-region/region.yaml --listen 0.0.0.0:8282`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serveRegion(cmd.Context(), cmd, configPath, listen, natsURL, shutdownTimeout, nil)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", regionConfigName, "the region's configuration file")
+	cmd.Flags().StringVar(&listen, "listen", "", "host:port (default: listen in region.yaml)")
+	cmd.Flags().StringVar(&natsURL, "nats", "", "also consume envelopes from this NATS JetStream server (default: nats.url in region.yaml)")
+	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long a graceful shutdown may take")
+	return cmd
+}
+
+// serveRegion runs the region's HTTP API until ctx ends. ready, if not
+// nil, receives the address listened on.
+func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, natsURL string, shutdownTimeout time.Duration, ready chan<- string) error {
+	cfg, s, err := openRegionStore(ctx, configPath)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	errw := cmd.ErrOrStderr()
+	format := cfg.Log.Format
+	if format == "" || format == logging.FormatAuto {
+		format = logging.FormatJSON
+		if logging.IsTerminal(errw) {
+			format = logging.FormatText
+		}
+	}
+	log := logging.New(errw, cfg.Log.Level, format)
+	if listen == "" {
+		listen = cfg.Listen
+	}
+	h, err := region.NewHandler(region.Config{Store: s, Log: log})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return usageError("the region cannot listen on %s: %v (set listen in %s or pass --listen)", listen, err, cfg.file)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	if natsURL == "" {
+		natsURL = cfg.NATS.URL
+	}
+	consumed := make(chan struct{})
+	consumeCtx, stopConsuming := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopConsuming(); <-consumed }() // before the store closes
+	if natsURL != "" {
+		go func() {
+			defer close(consumed)
+			c := &federation.JetStreamConsumer{URL: natsURL, Handle: jetStreamHandler(h.Intake()), Logger: log.With("component", "jetstream")}
+			if err := c.Run(consumeCtx); err != nil {
+				log.Error("the JetStream intake stopped: envelopes still arrive over HTTP", "error", err)
+			}
+		}()
+	} else {
+		close(consumed)
+	}
+	log.Info("region hub running", "region", cfg.Name, "api", "http://"+ln.Addr().String(), "jetstream", natsURL != "", "config", cfg.file)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: requests in flight finish", "timeout", shutdownTimeout.String())
+	case err := <-done:
+		log.Error("the HTTP API stopped", "error", err)
+		return &exitError{code: exitUsage, err: fmt.Errorf("the region's HTTP API stopped: %w", err)}
+	}
+	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(deadline); err != nil {
+		log.Warn("requests did not finish in time", "error", err)
+		return &exitError{code: exitFindings, err: errors.New("shutdown timed out: requests in flight were cut; an envelope not answered is sent again by its territory")}
+	}
+	log.Info("region hub stopped")
+	return nil
+}
+
+// jetStreamHandler feeds envelopes from JetStream to the intake: a refusal
+// or a conflict is permanent (the message is terminated, and the intake
+// log has it), a store failure transient (redelivered later).
+func jetStreamHandler(in *region.Intake) func(ctx context.Context, envelope []byte) error {
+	return func(ctx context.Context, envelope []byte) error {
+		_, err := in.Receive(ctx, envelope)
+		if region.Permanent(err) {
+			return federation.Permanent(err)
+		}
+		return err
+	}
+}
