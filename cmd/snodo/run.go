@@ -180,6 +180,15 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 	}
 	_, deliveryInterval, _ := h.cfg.Referrals.Durations()
 	readers.Go(func() { _ = h.ref.Run(readCtx, h.st, writers, deliveryInterval) })
+	// Released envelopes go up to the region, when one is configured.
+	stopUplink, err := startUplink(readCtx, h, readers.Go)
+	if err != nil {
+		stopReading()
+		readers.Wait()
+		_ = httpServer.Close()
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer stopUplink()
 	h.log.Info("hub running", "territory", h.cfg.Territory.Code, "connectors", len(instances),
 		"api", "http://"+ln.Addr().String(), "config", h.cfg.File)
 

@@ -480,7 +480,7 @@ It reads the database and sends nothing; it works while the hub runs.`,
 	}
 	status.Flags().StringVar(&configPath, "config", config.FileName, "the hub's configuration")
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(status)
+	cmd.AddCommand(status, newFederatePushCmd())
 	return cmd
 }
 
