@@ -13,6 +13,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/snodo-hub/snodo/hub/store"
 )
 
 // JetStream names shared by the territories' uplinks and the region.
@@ -192,7 +194,7 @@ func (c *JetStreamConsumer) Run(ctx context.Context) error {
 	}
 	nakDelay := c.NakDelay
 	if nakDelay == nil {
-		nakDelay = func(delivered int) time.Duration { return uplinkBackoff(delivered - 1) }
+		nakDelay = func(delivered int) time.Duration { return store.RetryAfter(delivered - 1) }
 	}
 	durable := c.Durable
 	if durable == "" {
@@ -222,7 +224,7 @@ func (c *JetStreamConsumer) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := uplinkBackoff(attempt)
+		wait := store.RetryAfter(attempt)
 		log.Warn("JetStream not ready; trying again", "error", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,12 +22,11 @@ import (
 // IntakePath is the region's intake endpoint, relative to its base URL.
 const IntakePath = "/api/v1/intake"
 
-// Uplink retry pauses: a transient failure (network, 5xx) is tried again 1 s
-// after the first failure, doubling up to 10 min, ±20 %; a permanent one
-// (the region refused the envelope) only after PermanentRetry.
+// Uplink retry pauses: a transient failure (network, 5xx) is tried again
+// on the outbox's schedule (store.RetryAfter: 1 s doubling up to 10 min,
+// ±20 %); a permanent one (the region refused the envelope) only after
+// PermanentRetry.
 const (
-	uplinkBackoffFirst = time.Second
-	uplinkBackoffMax   = 10 * time.Minute
 	// DefaultPermanentRetry is the pause before an envelope the region
 	// refused is offered again: long enough not to hammer the region,
 	// short enough that an operator's fix (enrolment) is picked up.
@@ -69,21 +67,6 @@ func IsPermanent(err error) bool {
 // `snodo federate status`.
 func FailureIsPermanent(lastError string) bool {
 	return strings.HasPrefix(lastError, permanentPrefix)
-}
-
-// uplinkBackoff is the pause after the attempts-th transient failure
-// (0-based).
-func uplinkBackoff(attempts int) time.Duration {
-	d := uplinkBackoffFirst
-	for range attempts {
-		d *= 2
-		if d >= uplinkBackoffMax {
-			d = uplinkBackoffMax
-			break
-		}
-	}
-	// ±20 % so that failed deliveries do not all come back together.
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
 // UplinkConfig configures an Uplink.
@@ -231,7 +214,7 @@ func (u *Uplink) failed(ctx context.Context, m store.OutboxMessage, cause error)
 		u.log.Error("envelope refused by the region", "envelope", m.DedupKey, "attempt", m.Attempts+1,
 			"retry_at", next, "error", cause.Error())
 	} else {
-		next = now.Add(uplinkBackoff(m.Attempts))
+		next = now.Add(store.RetryAfter(m.Attempts))
 		msg = cause.Error()
 		u.log.Warn("envelope delivery failed; retrying later", "envelope", m.DedupKey, "attempt", m.Attempts+1,
 			"retry_at", next, "error", msg)

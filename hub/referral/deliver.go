@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/snodo-hub/snodo/hub/store"
@@ -13,25 +12,6 @@ import (
 
 // purgeEvery is how often expired envelopes are deleted.
 const purgeEvery = time.Minute
-
-// Delivery backoff: 1 s after the first failure, doubling up to 10 min.
-const (
-	backoffFirst = time.Second
-	backoffMax   = 10 * time.Minute
-)
-
-func backoff(attempts int) time.Duration {
-	d := backoffFirst
-	for range attempts {
-		d *= 2
-		if d >= backoffMax {
-			d = backoffMax
-			break
-		}
-	}
-	// ±20 % so that many failed deliveries do not come back together.
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
 
 // Deliver sends what is due in the outbox through the connectors and says
 // how many were delivered. A failed delivery is tried again after a
@@ -153,7 +133,7 @@ func (e *Engine) failed(ctx context.Context, st *store.Store, m store.OutboxMess
 		return nil // shutting down: not the receiver's failure
 	}
 	msg := redact(cause.Error())
-	next := e.now().Add(backoff(m.Attempts))
+	next := e.now().Add(store.RetryAfter(m.Attempts))
 	e.log.Warn("delivery failed; retrying later", "topic", m.Topic, "source", d.Source, "record", d.RecordID,
 		"connector", d.Target, "attempt", m.Attempts+1, "retry_at", next, "error", msg)
 	return st.Write(ctx, func(tx *store.Tx) error {

@@ -5,8 +5,32 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
+
+// The outbox's retry schedule for a transient failure: 1 s after the first,
+// doubling up to 10 min.
+const (
+	RetryFirst = time.Second
+	RetryMax   = 10 * time.Minute
+)
+
+// RetryAfter is the pause before the next attempt of a message that failed
+// attempts times before this failure (Attempts of OutboxMessage): RetryFirst
+// doubling up to RetryMax, ±20 % so that messages that failed together do
+// not all come back together. Every consumer of the outbox uses it.
+func RetryAfter(attempts int) time.Duration {
+	d := RetryFirst
+	for range attempts {
+		d *= 2
+		if d >= RetryMax {
+			d = RetryMax
+			break
+		}
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
 
 // OutboxMessage is a message waiting in the outbox.
 type OutboxMessage struct {

@@ -161,3 +161,16 @@ func TestPendingOrderAndLimit(t *testing.T) {
 		t.Errorf("Pending(limit 3) (-want +got):\n%s", diff)
 	}
 }
+
+// TestRetryAfter: 1 s after the first failure, doubling, never above
+// 10 min, each within ±20 %.
+func TestRetryAfter(t *testing.T) {
+	for attempts, want := range map[int]time.Duration{0: time.Second, 1: 2 * time.Second, 5: 32 * time.Second, 9: 512 * time.Second, 10: RetryMax, 1000: RetryMax} {
+		for range 200 {
+			got := RetryAfter(attempts)
+			if got < want*8/10 || got > want*12/10 {
+				t.Fatalf("RetryAfter(%d) = %v, want %v ±20 %%", attempts, got, want)
+			}
+		}
+	}
+}
