@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,29 +18,13 @@ import (
 	"github.com/snodo-hub/snodo/plugins/host"
 )
 
-// The file connector, built once for the ingest tests.
-var filesBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "snodo-ingest-test")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "files")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../connectors/files").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the file connector: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
 // filesHub sets up a hub (territory SDS-TEST) with one instance of the file
 // connector, "anagrafe", reading DIR/connectors/anagrafe/exports with the
 // mapping given. It returns the configuration file and the connector's
 // folder.
 func filesHub(t *testing.T, mapping string, exports map[string]string) (cfgPath, connDir string) {
 	t.Helper()
-	bin, err := filesBin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := connectorBin(t, "files")
 	sum, err := host.Sum(bin)
 	if err != nil {
 		t.Fatal(err)

@@ -22,10 +22,12 @@ import (
 	"github.com/snodo-hub/snodo/examples/sources/cpi"
 	"github.com/snodo-hub/snodo/examples/sources/population"
 	"github.com/snodo-hub/snodo/examples/sources/sds"
+	"github.com/snodo-hub/snodo/hub/api"
 	"github.com/snodo-hub/snodo/plugins/host"
 )
 
-// connectorBins are the reference connectors, each built once.
+// connectorBins are the connectors under connectors/, each built once for
+// the tests that run them as processes.
 var connectorBins sync.Map // name → func() (string, error)
 
 func connectorBin(t *testing.T, name string) string {
@@ -290,41 +292,22 @@ func (tr *demoTerritory) referable(t *testing.T, n int) []*population.Person {
 	return nil
 }
 
-// referralView is what the hub's API says of a referral.
-type referralView struct {
-	Status, Delivery, DeliveryNote, Target, TargetID string `json:"-"`
-	Timeline                                         []struct {
-		From, To, Outcome, Problem string
-		SetBy                      string `json:"set_by"`
-		Reported                   string `json:"reported_by"`
-	} `json:"timeline"`
-}
-
-func (tr *demoTerritory) referral(t *testing.T, base, source, id string) (referralView, bool) {
+// referral is what the hub's API says of a referral, with its timeline.
+func (tr *demoTerritory) referral(t *testing.T, base, source, id string) (api.ReferralAnswer, bool) {
 	t.Helper()
-	var raw struct {
-		Status       string `json:"status"`
-		Delivery     string `json:"delivery"`
-		DeliveryNote string `json:"delivery_note"`
-		Target       string `json:"target"`
-		TargetID     string `json:"target_id"`
-	}
-	var v referralView
-	var body json.RawMessage
-	if c := apiGet(t, base, tr.token, "/api/v1/referrals/"+source+"/"+id, &body); c != http.StatusOK {
+	var body json.RawMessage // a referral, or a problem (404 until the hub reads it)
+	var v api.ReferralAnswer
+	if apiGet(t, base, tr.token, "/api/v1/referrals/"+source+"/"+id, &body) != http.StatusOK {
 		return v, false
 	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		t.Fatal(err)
-	}
 	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatal(err)
+		t.Fatalf("referral %s/%s: %v", source, id, err)
 	}
-	v.Status, v.Delivery, v.DeliveryNote, v.Target, v.TargetID = raw.Status, raw.Delivery, raw.DeliveryNote, raw.Target, raw.TargetID
 	return v, true
 }
 
-func (v referralView) events() []string {
+// events lists a referral's timeline as "from→to by org via connector: outcome".
+func events(v api.ReferralAnswer) []string {
 	var out []string
 	for _, e := range v.Timeline {
 		out = append(out, fmt.Sprintf("%s→%s by %s via %s: %s", e.From, e.To, e.SetBy, e.Reported, e.Outcome))
@@ -544,7 +527,7 @@ func TestReferralLoopEndToEnd(t *testing.T) {
 	if err := tr.cpi.Reject(cpi2[0].ID, cpi.Motivi()[0]); err != nil {
 		t.Fatal(err)
 	}
-	var refused referralView
+	var refused api.ReferralAnswer
 	eventually(t, "the rejection after acceptance is refused", func() bool {
 		refused, _ = tr.referral(t, base, "comune", ref2.ID)
 		for _, e := range refused.Timeline {
@@ -559,7 +542,7 @@ func TestReferralLoopEndToEnd(t *testing.T) {
 		"requested→accepted by cpi-sesto-fiorentino via cpi: applied",
 		"accepted→rejected by cpi-sesto-fiorentino via cpi: refused",
 	}
-	if diff := cmp.Diff(wantEvents, refused.events()); diff != "" {
+	if diff := cmp.Diff(wantEvents, events(refused)); diff != "" {
 		t.Errorf("the second referral's timeline (-want +got):\n%s", diff)
 	}
 	if p := refused.Timeline[len(refused.Timeline)-1].Problem; !strings.Contains(p, "from accepted") {
@@ -598,7 +581,7 @@ func TestReferralLoopEndToEnd(t *testing.T) {
 		"accepted→in-progress by cpi-sesto-fiorentino via cpi: applied",
 		"in-progress→completed by cpi-sesto-fiorentino via cpi: applied",
 	}
-	if diff := cmp.Diff(wantEvents, v.events()); diff != "" {
+	if diff := cmp.Diff(wantEvents, events(v)); diff != "" {
 		t.Errorf("the referral's timeline (-want +got):\n%s", diff)
 	}
 

@@ -40,6 +40,25 @@ func territoryOf(cfg *config.Config, withKey bool) (federation.Territory, error)
 	return t, nil
 }
 
+// openReleaseHub reads the configuration, the release settings (and the
+// signing key when withKey) and opens the store: the prologue of the stats
+// and federate commands.
+func openReleaseHub(ctx context.Context, configPath string, withKey bool) (*config.Config, federation.Territory, *store.Store, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, federation.Territory{}, nil, err
+	}
+	ter, err := territoryOf(cfg, withKey)
+	if err != nil {
+		return nil, ter, nil, err
+	}
+	st, err := store.Open(ctx, cfg.Path(cfg.Store.Path), store.WithBusyTimeout(cfg.BusyTimeout()))
+	if err != nil {
+		return nil, ter, nil, &exitError{code: exitUsage, err: err}
+	}
+	return cfg, ter, st, nil
+}
+
 func softwareVersion() string {
 	if v := buildVersion(); v != "" {
 		return v
@@ -170,17 +189,9 @@ stored published values instead.`,
 				return usageError("say which period to preview: --period 2025-Q1 (a quarter) or --period 2025 (a year)")
 			}
 			ctx := cmd.Context()
-			cfg, err := loadConfig(configPath)
+			cfg, ter, st, err := openReleaseHub(ctx, configPath, false)
 			if err != nil {
 				return err
-			}
-			ter, err := territoryOf(cfg, false)
-			if err != nil {
-				return err
-			}
-			st, err := store.Open(ctx, cfg.Path(cfg.Store.Path), store.WithBusyTimeout(cfg.BusyTimeout()))
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
 			}
 			defer st.Close()
 			p, err := federation.Preview(ctx, st, ter, period, revision)
@@ -356,17 +367,9 @@ of order.`,
 				return usageError("say which epoch to release: --epoch 2025-Q1 (a quarter) or --epoch 2025 (the year); preview it first with \"snodo stats preview --period 2025-Q1\"")
 			}
 			ctx := cmd.Context()
-			cfg, err := loadConfig(configPath)
+			cfg, ter, st, err := openReleaseHub(ctx, configPath, true)
 			if err != nil {
 				return err
-			}
-			ter, err := territoryOf(cfg, true)
-			if err != nil {
-				return err
-			}
-			st, err := store.Open(ctx, cfg.Path(cfg.Store.Path), store.WithBusyTimeout(cfg.BusyTimeout()))
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
 			}
 			defer st.Close()
 			r, err := federation.Release(ctx, st, ter, epoch, revision)
@@ -453,17 +456,9 @@ It reads the database and sends nothing; it works while the hub runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := loadConfig(configPath)
+			cfg, ter, st, err := openReleaseHub(ctx, configPath, false)
 			if err != nil {
 				return err
-			}
-			ter, err := territoryOf(cfg, false)
-			if err != nil {
-				return err
-			}
-			st, err := store.Open(ctx, cfg.Path(cfg.Store.Path), store.WithBusyTimeout(cfg.BusyTimeout()))
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
 			}
 			defer st.Close()
 			rep, err := federateStatus(ctx, cfg, ter, st)
