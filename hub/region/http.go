@@ -37,6 +37,7 @@ const (
 	ProblemUnenrolledKey    = "envelope-unauthorised" // 401: unknown key or bad signature
 	ProblemWrongTerritory   = "envelope-forbidden"    // 403: key of another territory
 	ProblemInvalidEnvelope  = "envelope-invalid"      // 422, with pointers
+	ProblemOverBudget       = "envelope-over-budget"  // 422: the region's account of the year's ρ
 	ProblemEnrolmentRefused = "enrolment-refused"     // 401
 	ProblemKeyEnrolled      = "key-enrolled"          // 409
 	ProblemTooLarge         = "too-large"             // 413
@@ -263,7 +264,7 @@ func StatusOf(rc Receipt, err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrUnauthenticated):
 		return http.StatusUnauthorized
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrInvalid), errors.Is(err, ErrOverBudget):
 		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
@@ -287,6 +288,11 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) error {
 	case http.StatusUnauthorized:
 		p = problem(ProblemUnenrolledKey, "Envelope not authenticated", status, err.Error())
 	case http.StatusUnprocessableEntity:
+		if errors.Is(err, ErrOverBudget) {
+			p = problem(ProblemOverBudget, "Envelope over the territory's privacy budget", status, err.Error())
+			p.Pointers = []string{"/budget/rho_spent"}
+			break
+		}
 		p = problem(ProblemInvalidEnvelope, "Invalid envelope", status, err.Error())
 		p.Pointers = Pointers(err)
 	default:

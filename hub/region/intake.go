@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"regexp"
 	"strings"
 	"time"
@@ -66,6 +67,10 @@ var (
 	// ErrInvalid: not JSON, not the envelope schema, or inconsistent
 	// content. HTTP 422; the error carries JSON pointers (Pointers).
 	ErrInvalid = errors.New("the envelope is not valid")
+	// ErrOverBudget: with the envelopes the region already holds for the
+	// territory's reporting year, the ρ spent would exceed the cap the
+	// envelope states, whatever cumulative ρ it claims. HTTP 422.
+	ErrOverBudget = errors.New("the envelope would take the territory over its privacy budget for the year")
 )
 
 // RefusedError is a refusal: Kind is one of the Err* above, Err the
@@ -105,7 +110,67 @@ func Pointers(err error) []string {
 // Permanent reports whether sending the same envelope again cannot succeed
 // (a conflict or a refusal), as opposed to a failure of the region's store.
 func Permanent(err error) bool {
-	return errors.Is(err, ErrConflict) || errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalid)
+	return errors.Is(err, ErrConflict) || errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrOverBudget)
+}
+
+// OverBudgetError is the region's own account of a territory's budget
+// refusing an envelope: the envelope's ρ on top of what the region holds
+// for the year exceeds the cap. The territory's ledger refuses such a
+// release before it is signed, so this means the envelope was signed
+// outside Snodo's ledger, or the ledger was lost or rolled back.
+type OverBudgetError struct {
+	Territory string
+	Year      int
+	Held      *big.Rat // ρ of the envelopes the region holds for the year
+	Envelopes int      // how many
+	Asked     *big.Rat // this envelope's ρ
+	Cap       *big.Rat // the cap it states
+}
+
+func (e *OverBudgetError) Error() string {
+	total := new(big.Rat).Add(e.Held, e.Asked)
+	return fmt.Sprintf("over budget: %s's %d releases held here (%d) spent ρ = %s; this one spends ρ = %s more, %s in all, above the cap of %s it states. "+
+		"The territory's own ledger refuses such a release, so this one was signed outside it, or the ledger was lost or restored from an old backup: check the territory's hub",
+		e.Territory, e.Year, e.Envelopes, e.Held.RatString(), e.Asked.RatString(), total.RatString(), e.Cap.RatString())
+}
+
+// checkBudget keeps the region's own account of the territory's year: the
+// ρ of every envelope it holds for the year plus this one's must stay
+// within the cap this one states. A revision spends its own ρ, as it does
+// in the territory's ledger.
+func checkBudget(ctx context.Context, tx *store.Tx, env *federation.Envelope) error {
+	asked, err := exactRat(env.Budget.RhoSpent)
+	if err != nil {
+		return fmt.Errorf("/budget/rho_spent: %w", err)
+	}
+	capRho, err := exactRat(env.Budget.RhoCap)
+	if err != nil {
+		return fmt.Errorf("/budget/rho_cap: %w", err)
+	}
+	held, err := tx.RegionRhoSpent(ctx, env.Territory, env.ReportingYear)
+	if err != nil {
+		return err
+	}
+	sum := new(big.Rat)
+	for _, h := range held {
+		r, err := exactRat(h)
+		if err != nil {
+			return fmt.Errorf("a stored envelope's ρ: %w", err)
+		}
+		sum.Add(sum, r)
+	}
+	if new(big.Rat).Add(sum, asked).Cmp(capRho) > 0 {
+		return &OverBudgetError{Territory: env.Territory, Year: env.ReportingYear, Held: sum, Envelopes: len(held), Asked: asked, Cap: capRho}
+	}
+	return nil
+}
+
+func exactRat(s string) (*big.Rat, error) {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || r.Sign() < 0 {
+		return nil, fmt.Errorf("%q is not a non-negative rational", s)
+	}
+	return r, nil
 }
 
 // Intake receives envelopes into a region store. It is safe for concurrent
@@ -232,16 +297,25 @@ func (in *Intake) Receive(ctx context.Context, envelope []byte) (Receipt, error)
 		return rc, fmt.Errorf("region intake: %w", err)
 	}
 	entry := store.IntakeEntry{Territory: env.Territory, KeyID: env.Signature.KeyID, Epoch: env.Epoch, Revision: env.Revision, SHA256: sum[:]}
+	var overBudget *OverBudgetError
 	err = in.st.Write(ctx, func(tx *store.Tx) error {
 		have, found, err := tx.FindRegionEnvelope(ctx, env.Territory, env.CatalogueVersion, env.Epoch, env.Revision)
 		if err != nil {
 			return err
 		}
+		if !found {
+			if err := checkBudget(ctx, tx, env); errors.As(err, &overBudget) {
+				entry.Outcome, entry.Reason = store.IntakeRefused, err.Error()
+				_, err = tx.AppendIntake(ctx, &entry)
+				return err
+			} else if err != nil {
+				return err
+			}
+		}
 		switch {
 		case !found:
 			entry.Outcome, entry.Reason = store.IntakeAccepted, fmt.Sprintf("stored, %d cells", len(cells))
-			if _, err := tx.InsertRegionEnvelope(ctx, &store.RegionEnvelope{Territory: env.Territory, CatalogueVersion: env.CatalogueVersion,
-				Epoch: env.Epoch, Revision: env.Revision, KeyID: env.Signature.KeyID, Bytes: envelope, SHA256: sum[:]}, cells); err != nil {
+			if _, err := tx.InsertRegionEnvelope(ctx, stored(env, envelope, sum[:]), cells); err != nil {
 				return err
 			}
 		case string(have) == string(sum[:]):
@@ -258,6 +332,10 @@ func (in *Intake) Receive(ctx context.Context, envelope []byte) (Receipt, error)
 	rc.Outcome, rc.LogSeq, rc.At = Outcome(entry.Outcome), entry.Seq, entry.At
 	logArgs := []any{"territory", env.Territory, "epoch", env.Epoch, "revision", env.Revision, "sha256", rc.SHA256, "log_seq", entry.Seq}
 	switch rc.Outcome {
+	case Refused:
+		rc.Cells = 0
+		in.log.Warn("envelope refused", append(logArgs, "reason", entry.Reason)...)
+		return rc, &RefusedError{Kind: ErrOverBudget, Err: overBudget, Receipt: rc}
 	case Conflict:
 		in.log.Warn("envelope conflicts with the one stored", logArgs...)
 		return rc, fmt.Errorf("region intake: envelope of %s %s revision %d: %w", env.Territory, env.Epoch, env.Revision, ErrConflict)
@@ -267,6 +345,15 @@ func (in *Intake) Receive(ctx context.Context, envelope []byte) (Receipt, error)
 		in.log.Info("envelope accepted", append(logArgs, "cells", len(cells))...)
 	}
 	return rc, nil
+}
+
+// stored is the envelope as the region stores it.
+func stored(env *federation.Envelope, raw, sum []byte) *store.RegionEnvelope {
+	return &store.RegionEnvelope{Territory: env.Territory, CatalogueVersion: env.CatalogueVersion,
+		Epoch: env.Epoch, Revision: env.Revision, KeyID: env.Signature.KeyID, Bytes: raw, SHA256: sum,
+		ReportingYear: env.ReportingYear, RhoSpent: env.Budget.RhoSpent, RhoCap: env.Budget.RhoCap,
+		Mechanism: env.Noise.Mechanism, Sigma2: env.Noise.Sigma2,
+		DisplayBelow: int(env.Disclosure.DisplayBelow), MinRateDenominator: int(env.Disclosure.MinRateDenominator), RoundingBase: int(env.Disclosure.RoundingBase)}
 }
 
 // flatten turns the envelope's cells into rows; breakdowns become canonical

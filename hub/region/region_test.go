@@ -247,6 +247,81 @@ func rawDB(t *testing.T, path string) *sql.DB {
 	return db
 }
 
+// TestRegionKeepsItsOwnBudgetAccount: each envelope claims a cumulative ρ
+// within the cap (each comes from a fresh ledger, as after a lost
+// database), but the region adds up what it holds for the territory's year
+// and refuses the one that would overspend, stores none of its cells, and
+// says why in the log.
+func TestRegionKeepsItsOwnBudgetAccount(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRegion(t)
+	key := r.keys["ATS-A"]
+	for _, q := range []string{"2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"} { // 4 × 1/16
+		if _, err := r.in.Receive(ctx, envelope(t, "ATS-A", key, q, countsA)); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := r.in.Receive(ctx, envelope(t, "ATS-A", key, "2025", countsA)); err != nil { // 3/4: exactly the cap of 1
+		t.Fatalf("2025: %v", err)
+	}
+	// Another year and another territory have budgets of their own.
+	for _, raw := range [][]byte{envelope(t, "ATS-A", key, "2024", countsA), envelope(t, "ATS-B", r.keys["ATS-B"], "2025", countsB)} {
+		if _, err := r.in.Receive(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Revision 1 from a ledger that does not know revision 0 (the
+	// territory's database was lost, or the envelope was signed outside
+	// Snodo with the territory's key): it claims 3/4 of 1.
+	var claims federation.Envelope
+	if err := json.Unmarshal(envelope(t, "ATS-A", key, "2025", counts{f: 41, m: 35, x: 2}), &claims); err != nil {
+		t.Fatal(err)
+	}
+	claims.Revision = 1
+	revised, err := federation.Sign(&claims, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Budget.RhoCumulative != "3/4" || claims.Budget.RhoCap != "1" {
+		t.Fatalf("the revision claims %s of %s; the test needs a claim within the cap", claims.Budget.RhoCumulative, claims.Budget.RhoCap)
+	}
+	rc, err := r.in.Receive(ctx, revised)
+	var ob *OverBudgetError
+	if !errors.Is(err, ErrOverBudget) || !errors.As(err, &ob) || !Permanent(err) {
+		t.Fatalf("an overspending revision: %v", err)
+	}
+	for _, want := range []string{"over budget", "ATS-A", "2025", "(5)", "ρ = 1", "3/4 more", "7/4 in all", "cap of 1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the reason %q does not say %q", err, want)
+		}
+	}
+	if rc.Outcome != Refused || StatusOf(rc, err) != http.StatusUnprocessableEntity || rc.Cells != 0 {
+		t.Errorf("receipt %+v, status %d", rc, StatusOf(rc, err))
+	}
+	cells, err := r.st.RegionCells(ctx, "2025", "caseload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells {
+		if c.Territory == "ATS-A" && c.Revision != 0 {
+			t.Errorf("a cell of the refused revision was stored: %+v", c)
+		}
+	}
+	log, err := r.st.IntakeLog(ctx, 1)
+	if err != nil || len(log) != 1 || log[0].Outcome != store.IntakeRefused || !strings.Contains(log[0].Reason, "over budget") || log[0].Revision != 1 {
+		t.Errorf("intake log: %+v %v", log, err)
+	}
+	if n, err := r.st.VerifyIntakeLog(ctx); err != nil || n != 8 { // seven accepted, one refused
+		t.Errorf("log verify: %d %v", n, err)
+	}
+	// The same bytes again are refused again, not taken as a duplicate.
+	if _, err := r.in.Receive(ctx, revised); !errors.Is(err, ErrOverBudget) {
+		t.Errorf("the refused revision sent again: %v", err)
+	}
+}
+
 func TestRevokedKeyIsRefused(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -216,6 +216,16 @@ type RegionEnvelope struct {
 	Bytes            []byte
 	SHA256           []byte
 	ReceivedAt       time.Time
+
+	// From the verified envelope (see migration 0007).
+	ReportingYear      int
+	RhoSpent           string // exact rational, as in the envelope
+	RhoCap             string
+	Mechanism          string // "discrete-gaussian" or "rounding"
+	Sigma2             string // "" without noise
+	DisplayBelow       int
+	MinRateDenominator int
+	RoundingBase       int
 }
 
 // RegionCell is one cell of a received envelope.
@@ -250,8 +260,14 @@ func (t *Tx) FindRegionEnvelope(ctx context.Context, territory, catalogue, epoch
 // ignored; the cells' territory and epoch are e's.
 func (t *Tx) InsertRegionEnvelope(ctx context.Context, e *RegionEnvelope, cells []RegionCell) (int64, error) {
 	name := fmt.Sprintf("envelope of %s %s revision %d", e.Territory, e.Epoch, e.Revision)
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO region_envelopes (territory, catalogue_version, epoch, revision, key_id, bytes, sha256, received_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`, e.Territory, e.CatalogueVersion, e.Epoch, e.Revision, e.KeyID, e.Bytes, e.SHA256, t.s.stamp())
+	var sigma2 any
+	if e.Sigma2 != "" {
+		sigma2 = e.Sigma2
+	}
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO region_envelopes (territory, catalogue_version, epoch, revision, key_id, bytes, sha256, received_at,
+    reporting_year, rho_spent, rho_cap, mechanism, sigma2, display_below, min_rate_denominator, rounding_base)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`, e.Territory, e.CatalogueVersion, e.Epoch, e.Revision, e.KeyID, e.Bytes, e.SHA256, t.s.stamp(),
+		e.ReportingYear, e.RhoSpent, e.RhoCap, e.Mechanism, sigma2, e.DisplayBelow, e.MinRateDenominator, e.RoundingBase)
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", name, err)
 	}
@@ -272,11 +288,34 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`, id, i, e.Territory, e.Epoch, 
 	return id, nil
 }
 
+// RegionRhoSpent returns the ρ spent (exact rationals, as the envelopes
+// state them) by each envelope stored for the territory's reporting year.
+func (t *Tx) RegionRhoSpent(ctx context.Context, territory string, year int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT rho_spent FROM region_envelopes WHERE territory = ?1 AND reporting_year = ?2 ORDER BY id`, territory, year)
+	if err != nil {
+		return nil, fmt.Errorf("read the %d budget of %s: %w", year, territory, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, fmt.Errorf("read the %d budget of %s: %w", year, territory, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the %d budget of %s: %w", year, territory, err)
+	}
+	return out, nil
+}
+
 // RegionLatestEnvelopes returns, for each territory that sent the epoch,
 // its latest envelope of it (highest revision, then last received), without
 // its bytes.
 func (s *Store) RegionLatestEnvelopes(ctx context.Context, epoch string) ([]RegionEnvelope, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.territory, e.catalogue_version, e.epoch, e.revision, e.key_id, e.sha256, e.received_at
+	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.territory, e.catalogue_version, e.epoch, e.revision, e.key_id, e.sha256, e.received_at,
+    e.reporting_year, e.rho_spent, e.rho_cap, e.mechanism, coalesce(e.sigma2, ''), e.display_below, e.min_rate_denominator, e.rounding_base
 FROM region_envelopes e
 WHERE e.epoch = ?1 AND e.id = (SELECT e2.id FROM region_envelopes e2 WHERE e2.territory = e.territory AND e2.epoch = e.epoch ORDER BY e2.revision DESC, e2.id DESC LIMIT 1)
 ORDER BY e.territory`, epoch)
@@ -288,7 +327,8 @@ ORDER BY e.territory`, epoch)
 	for rows.Next() {
 		var e RegionEnvelope
 		var at string
-		if err := rows.Scan(&e.ID, &e.Territory, &e.CatalogueVersion, &e.Epoch, &e.Revision, &e.KeyID, &e.SHA256, &at); err != nil {
+		if err := rows.Scan(&e.ID, &e.Territory, &e.CatalogueVersion, &e.Epoch, &e.Revision, &e.KeyID, &e.SHA256, &at,
+			&e.ReportingYear, &e.RhoSpent, &e.RhoCap, &e.Mechanism, &e.Sigma2, &e.DisplayBelow, &e.MinRateDenominator, &e.RoundingBase); err != nil {
 			return nil, fmt.Errorf("read envelopes of %s: %w", epoch, err)
 		}
 		if e.ReceivedAt, err = parseTime(at); err != nil {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io/fs"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -135,5 +137,63 @@ func TestIntakeLogChain(t *testing.T) {
 	var broken *IntakeLogBrokenError
 	if !errors.As(err, &broken) || broken.Seq != 3 {
 		t.Fatalf("tampered log: %v", err)
+	}
+}
+
+// TestRegionBudgetColumnsFilledIn: envelopes stored before migration 0007
+// get their reporting year, ρ and disclosure settings from their bytes, so
+// the region's budget account covers them too.
+func TestRegionBudgetColumnsFilledIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	old := fstest.MapFS{}
+	entries, err := fs.ReadDir(embeddedMigrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() < "0007" {
+			data, err := fs.ReadFile(embeddedMigrations, "migrations/"+e.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			old["migrations/"+e.Name()] = &fstest.MapFile{Data: data}
+		}
+	}
+	path := testPath(t)
+	s, err := Open(ctx, path, withMigrations(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := bytes.Repeat([]byte{7}, 32)
+	body := `{"reporting_year":2025,"budget":{"rho_spent":"3/4","rho_cap":"1"},"noise":{"mechanism":"discrete-gaussian","sigma2":"62"},` +
+		`"disclosure":{"display_below":10,"min_rate_denominator":20,"rounding_base":5}}`
+	err = s.Write(ctx, func(tx *Tx) error {
+		if err := tx.EnrolRegionKey(ctx, "ATS-01", "", pub, "ed25519:aa"); err != nil {
+			return err
+		}
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO region_envelopes (territory, catalogue_version, epoch, revision, key_id, bytes, sha256, received_at)
+VALUES ('ATS-01', '1.0.0', '2025', 0, 'ed25519:aa', ?1, ?2, ?3)`, []byte(body), make([]byte, 32), tx.s.stamp())
+		return err
+	})
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s = openAt(t, path)
+	envs, err := s.RegionLatestEnvelopes(ctx, "2025")
+	if err != nil || len(envs) != 1 {
+		t.Fatalf("envelopes: %v %+v", err, envs)
+	}
+	e := envs[0]
+	if e.ReportingYear != 2025 || e.RhoSpent != "3/4" || e.RhoCap != "1" || e.Mechanism != "discrete-gaussian" || e.Sigma2 != "62" ||
+		e.DisplayBelow != 10 || e.MinRateDenominator != 20 || e.RoundingBase != 5 {
+		t.Errorf("after the migration: %+v", e)
+	}
+	var spent []string
+	err = s.Write(ctx, func(tx *Tx) error { spent, err = tx.RegionRhoSpent(ctx, "ATS-01", 2025); return err })
+	if err != nil || len(spent) != 1 || spent[0] != "3/4" {
+		t.Errorf("ρ spent in 2025: %v %v", spent, err)
 	}
 }
