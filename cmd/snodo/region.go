@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/snodo-hub/snodo/hub/federation"
+	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/logging"
 	"github.com/snodo-hub/snodo/hub/region"
 	"github.com/snodo-hub/snodo/hub/store"
@@ -33,7 +34,10 @@ const defaultRegionListen = "127.0.0.1:8282"
 
 // regionConfig is region.yaml: the region hub's own small configuration.
 type regionConfig struct {
-	Name  string `yaml:"name"`
+	Name string `yaml:"name"`
+	// Code names the region to the level above (its "territory" code
+	// there); needed only to send sums further up.
+	Code  string `yaml:"code"`
 	Store struct {
 		Path string `yaml:"path"`
 	} `yaml:"store"`
@@ -47,6 +51,17 @@ type regionConfig struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
+	// Keys.Signing signs the envelopes the region sends further up.
+	Keys struct {
+		Signing string `yaml:"signing"`
+	} `yaml:"keys"`
+	// Upstream is the level above, when the region sends its sums there:
+	// the same settings as a territory's federation: section.
+	Upstream struct {
+		URL     string `yaml:"url"`
+		NATSURL string `yaml:"nats_url"`
+		CAFile  string `yaml:"ca_file"`
+	} `yaml:"upstream"`
 
 	file string // where it was read from
 }
@@ -82,10 +97,30 @@ func loadRegionConfig(path string) (*regionConfig, error) {
 	if c.Listen == "" {
 		c.Listen = defaultRegionListen
 	}
+	if c.Keys.Signing == "" {
+		c.Keys.Signing = "keys/signing.key"
+	}
+	if c.Code != "" {
+		if err := region.CheckTerritory(c.Code); err != nil {
+			return nil, usageError("%s: code: %v", path, err)
+		}
+	}
+	if (c.Upstream.URL != "" || c.Upstream.NATSURL != "") && c.Code == "" {
+		return nil, usageError("%s: upstream is set but code is not: the level above knows the region by its code", path)
+	}
 	if c.file, err = filepath.Abs(path); err != nil {
 		return nil, usageError("%s: %v", path, err)
 	}
 	return &c, nil
+}
+
+// upstream is the level above, as the uplink takes it.
+func (c *regionConfig) upstream() upstream {
+	u := upstream{Code: c.Code, URL: c.Upstream.URL, NATSURL: c.Upstream.NATSURL, Where: c.file + ": upstream"}
+	if c.Upstream.CAFile != "" {
+		u.CAFile = c.path(c.Upstream.CAFile)
+	}
+	return u
 }
 
 func openRegionStore(ctx context.Context, configPath string) (*regionConfig, *store.Store, error) {
@@ -114,15 +149,27 @@ published values with their coverage ("27 of 30 territories"): what a
 territory did not publish is never imputed.
 
 The region keeps its own configuration, DIR/region.yaml (name, store path,
-listen address, log), made by "snodo region init".`,
+listen address, log, and for sending sums further up its code, signing key
+and upstream), made by "snodo region init".`,
 	}
 	cmd.AddCommand(newRegionInitCmd(), newRegionEnrolCmd(), newRegionTerritoriesCmd(), newRegionServeCmd(),
-		newRegionTokensCmd(), newRegionLogCmd())
+		newRegionTokensCmd(), newRegionLogCmd(), newRegionReleaseCmd())
 	return cmd
 }
 
+// regionUpstreamTemplate documents, in a new region.yaml, how to send sums
+// further up.
+const regionUpstreamTemplate = `#
+# To send this region's sums to a level above (snodo region release), give
+# the region a code there and enrol keys/signing.key.pub with it:
+# code: REG-LOMBARDIA
+# upstream:
+#   url: https://national.example.org   # or nats_url: nats://…:4222
+#   ca_file: keys/upstream-ca.pem       # only for a CA the system does not trust
+`
+
 func newRegionInitCmd() *cobra.Command {
-	var name, listen string
+	var name, listen, code string
 	cmd := &cobra.Command{
 		Use:   "init DIR --name NAME",
 		Short: "Create a region hub's directory: region.yaml and its store",
@@ -145,16 +192,26 @@ SQLite store. It refuses to overwrite an existing region.yaml.`,
 			if listen == "" {
 				listen = defaultRegionListen
 			}
-			body, err := yaml.Marshal(map[string]any{
+			if code != "" {
+				if err := region.CheckTerritory(code); err != nil {
+					return usageError("--code: %v", err)
+				}
+			}
+			doc := map[string]any{
 				"name":   name,
 				"store":  map[string]string{"path": "region.db"},
 				"listen": listen,
+				"keys":   map[string]string{"signing": "keys/signing.key"},
 				"log":    map[string]string{"level": "info", "format": "auto"},
-			})
+			}
+			if code != "" {
+				doc["code"] = code
+			}
+			body, err := yaml.Marshal(doc)
 			if err != nil {
 				return err
 			}
-			content := "# Snodo region hub (snodo region serve). Paths are relative to this file.\n" + string(body)
+			content := "# Snodo region hub (snodo region serve). Paths are relative to this file.\n" + string(body) + regionUpstreamTemplate
 			f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 			if err != nil {
 				return usageError("write %s: %v", file, err)
@@ -171,6 +228,10 @@ SQLite store. It refuses to overwrite an existing region.yaml.`,
 				return err
 			}
 			defer s.Close()
+			keyPath := cfg.path(cfg.Keys.Signing)
+			if _, err := keyring.CreateSigningKey(keyPath); err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("the region's signing key: %w", err)}
+			}
 			if err := s.Audit(cmd.Context(), cliActor(), "region.init", map[string]any{"name": name}); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
@@ -179,12 +240,14 @@ SQLite store. It refuses to overwrite an existing region.yaml.`,
 			fmt.Fprintf(out, "  configuration  %s\n", file)
 			fmt.Fprintf(out, "  store          %s\n", cfg.path(cfg.Store.Path))
 			fmt.Fprintf(out, "  listen         %s\n", cfg.Listen)
+			fmt.Fprintf(out, "  signing key    %s (public: %s, for the level above)\n", keyPath, keyring.PublicKeyPath(keyPath))
 			fmt.Fprintf(out, "next: snodo region enrol --territory CODE --key PUBKEY --config %s\n", file)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the region's name")
 	cmd.Flags().StringVar(&listen, "listen", "", "the HTTP address to write in region.yaml (default "+defaultRegionListen+")")
+	cmd.Flags().StringVar(&code, "code", "", "the region's code for the level above, if it sends its sums further up")
 	return cmd
 }
 
@@ -405,6 +468,9 @@ the JetStream stream SNODO_ENVELOPES (subjects snodo.envelopes.<territory>)
 through the same intake: refused and conflicting ones are terminated, store
 failures redelivered later.
 
+With upstream: in region.yaml it also sends the envelopes "snodo region
+release" queued to the level above, with retries, as a territory's hub does.
+
 On a signal it stops accepting connections and finishes the requests in
 flight (up to --shutdown-timeout).`,
 		Example: `  snodo region serve --config /srv/snodo-region/region.yaml --listen 0.0.0.0:8282`,
@@ -475,7 +541,20 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	} else {
 		close(consumed)
 	}
-	log.Info("region hub running", "region", cfg.Name, "api", "http://"+ln.Addr().String(), "jetstream", natsURL != "", "config", cfg.file)
+	up, closeUp, err := openUplinkTo(cfg.upstream(), s, log.With("component", "uplink"))
+	if err != nil {
+		_ = srv.Close()
+		return &exitError{code: exitUsage, err: err}
+	}
+	uplinked := make(chan struct{})
+	if up != nil {
+		defer closeUp()
+		go func() { defer close(uplinked); _ = up.Run(consumeCtx) }()
+	} else {
+		close(uplinked)
+	}
+	defer func() { stopConsuming(); <-uplinked }()
+	log.Info("region hub running", "region", cfg.Name, "api", "http://"+ln.Addr().String(), "jetstream", natsURL != "", "upstream", up != nil, "config", cfg.file)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -507,4 +586,75 @@ func jetStreamHandler(in *region.Intake) func(ctx context.Context, envelope []by
 		}
 		return err
 	}
+}
+
+func newRegionReleaseCmd() *cobra.Command {
+	var configPath, epoch string
+	var revision int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "release --epoch E [--revision N] [--config FILE]",
+		Short: "Sum the territories' envelopes of an epoch into one for the level above",
+		Long: `Release makes the region's envelope of an epoch for the level above: the
+sums of the published values of each territory's latest envelope of the
+epoch, with how many territories are in each sum and their noise (σ²), and
+the territory envelopes they stand on. It is the same envelope format as a
+territory's, with level "region", signed with the region's key
+(keys.signing in region.yaml), and it spends no privacy budget: the sums
+are computed from published values only.
+
+The envelope is queued in the region's outbox; "snodo region serve" sends
+it to upstream: in region.yaml. A revision, once made, is sent identically
+on every retry; when territories send more later, release --revision N+1.`,
+		Example: `  snodo region release --epoch 2025 --config /srv/snodo-region/region.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if epoch == "" {
+				return usageError("--epoch is required: a year (2025) or a quarter (2025-Q1)")
+			}
+			ctx := cmd.Context()
+			cfg, s, err := openRegionStore(ctx, configPath)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if cfg.Code == "" {
+				return usageError("%s: set code: the region's code at the level above", cfg.file)
+			}
+			key, err := keyring.LoadSigningKey(cfg.path(cfg.Keys.Signing))
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("the region's signing key (keys.signing in %s): %w", cfg.file, err)}
+			}
+			up, err := region.ReleaseUpward(ctx, s, epoch, revision, federation.Source{Territory: cfg.Code, SoftwareVersion: softwareVersion()}, key, nowFunc())
+			if errors.Is(err, region.ErrNothingToSend) {
+				return &exitError{code: exitFindings, err: err}
+			}
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			if up.New {
+				if err := s.Audit(ctx, cliActor(), "region.release", map[string]any{"epoch": epoch, "revision": revision, "parts": up.Parts}); err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeJSON(out, map[string]any{"epoch": epoch, "revision": revision, "new": up.New, "parts": up.Parts, "cells": up.Cells})
+			}
+			verb := "queued"
+			if !up.New {
+				verb = "made before, unchanged"
+			}
+			fmt.Fprintf(out, "%s revision %d of %s: %d cells summed over %d territory envelope(s), %s\n", epoch, revision, cfg.Code, up.Cells, up.Parts, verb)
+			if cfg.Upstream.URL == "" && cfg.Upstream.NATSURL == "" {
+				fmt.Fprintf(out, "no upstream: in %s: it waits in the outbox\n", cfg.file)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", regionConfigName, "the region's configuration file")
+	cmd.Flags().StringVar(&epoch, "epoch", "", "the epoch: a year (2025) or a quarter (2025-Q1)")
+	cmd.Flags().IntVar(&revision, "revision", 0, "the revision: 0, then 1, 2, … when territories sent more")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -15,33 +18,77 @@ import (
 	"github.com/snodo-hub/snodo/hub/store"
 )
 
+// upstream is where a hub sends its envelopes: a territory's region
+// (snodo.yaml federation:), or a region's level above (region.yaml
+// upstream:).
+type upstream struct {
+	Code    string // who sends: the territory's (or region's) code
+	URL     string // HTTP base URL
+	NATSURL string // JetStream instead of HTTP
+	CAFile  string // PEM bundle trusted for an https URL; "" the system's
+	Where   string // the configuration's path and section, for errors
+}
+
 // openUplink makes the uplink of a territory whose snodo.yaml names a
 // region (federation.region_url or nats_url), with its publisher's close;
 // nil when none is configured: releases then wait in the outbox.
 func openUplink(cfg *config.Config, st *store.Store, log *slog.Logger) (*federation.Uplink, func(), error) {
+	up := upstream{Code: cfg.Territory.Code, URL: cfg.Federation.RegionURL, NATSURL: cfg.Federation.NATSURL, Where: cfg.File + ": federation"}
+	if cfg.Federation.CAFile != "" {
+		up.CAFile = cfg.Path(cfg.Federation.CAFile)
+	}
+	return openUplinkTo(up, st, log)
+}
+
+// openUplinkTo makes the uplink to u; nil when u names no receiver.
+func openUplinkTo(u upstream, st *store.Store, log *slog.Logger) (*federation.Uplink, func(), error) {
 	var pub message.Publisher
 	switch {
-	case cfg.Federation.NATSURL != "":
-		p, err := federation.NewJetStreamPublisher(cfg.Federation.NATSURL)
+	case u.NATSURL != "":
+		p, err := federation.NewJetStreamPublisher(u.NATSURL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: federation.nats_url: %w", cfg.File, err)
+			return nil, nil, fmt.Errorf("%s.nats_url: %w", u.Where, err)
 		}
 		pub = p
-	case cfg.Federation.RegionURL != "":
-		p, err := federation.NewHTTPPublisher(cfg.Federation.RegionURL, &http.Client{Timeout: time.Minute})
+	case u.URL != "":
+		client, err := httpClient(u)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: federation.region_url: %w", cfg.File, err)
+			return nil, nil, err
+		}
+		p, err := federation.NewHTTPPublisher(u.URL, client)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", u.Where, err)
 		}
 		pub = p
 	default:
 		return nil, nil, nil
 	}
-	up, err := federation.NewUplink(st, federation.UplinkConfig{Territory: cfg.Territory.Code, Publisher: pub, Logger: log})
+	up, err := federation.NewUplink(st, federation.UplinkConfig{Territory: u.Code, Publisher: pub, Logger: log})
 	if err != nil {
 		_ = pub.Close()
 		return nil, nil, err
 	}
 	return up, func() { _ = pub.Close() }, nil
+}
+
+// httpClient is the uplink's HTTP client: TLS 1.2 at least, and the CA
+// file's authorities instead of the system's when one is configured.
+func httpClient(u upstream) (*http.Client, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if u.CAFile != "" {
+		pem, err := os.ReadFile(u.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.ca_file: %w", u.Where, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s.ca_file: %s holds no PEM certificate", u.Where, u.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsConf
+	return &http.Client{Timeout: time.Minute, Transport: tr}, nil
 }
 
 // newFederatePushCmd sends the envelopes due now, once: what "snodo run"

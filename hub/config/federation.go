@@ -32,6 +32,9 @@ type Federation struct {
 	// /api/v1/intake under it. Empty: no region configured (releases stay
 	// in the outbox).
 	RegionURL string `yaml:"region_url"`
+	// CAFile is a PEM bundle of the certificate authorities trusted for an
+	// https region_url instead of the system's; relative to snodo.yaml.
+	CAFile string `yaml:"ca_file"`
 	// NATSURL, when set, sends envelopes through NATS JetStream instead
 	// of HTTP.
 	NATSURL string `yaml:"nats_url"`

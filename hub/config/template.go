@@ -60,5 +60,6 @@ log:
 # The region hub the releases go to:
 # federation:
 #   region_url: https://region.example.org
+#   ca_file: keys/region-ca.pem   # only for a CA the system does not trust
 `, code, quoted, DefaultStorePath, DefaultPseudoKey, DefaultSigningKey, DefaultListen, DefaultLogLevel, DefaultLogFormat))
 }

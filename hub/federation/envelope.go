@@ -41,6 +41,7 @@ const Algorithm = "Ed25519"
 // describes it.
 type Envelope struct {
 	Schema           string     `json:"schema"`
+	Level            string     `json:"level,omitempty"` // "" (territory) or LevelRegion
 	Territory        string     `json:"territory"`
 	CatalogueVersion string     `json:"catalogue_version"`
 	Epoch            string     `json:"epoch"`
@@ -53,7 +54,26 @@ type Envelope struct {
 	Noise            Noise      `json:"noise"`
 	Budget           Budget     `json:"budget"`
 	Cells            []Cell     `json:"cells"`
+	Parts            []Part     `json:"parts,omitempty"` // level region only
 	Signature        *Signature `json:"signature,omitempty"`
+}
+
+// LevelRegion marks a region's envelope: its sums sent further up.
+const LevelRegion = "region"
+
+// MechanismAggregate is the noise mechanism of a region's envelope: sums
+// of the territories' published values, no noise added, no ρ spent.
+const MechanismAggregate = "aggregate"
+
+// Part is one territory envelope a region's sums stand on.
+type Part struct {
+	Territory string `json:"territory"`
+	Epoch     string `json:"epoch"`
+	Revision  int    `json:"revision"`
+	SHA256    string `json:"sha256"` // hex, of the envelope's bytes
+	Mechanism string `json:"mechanism"`
+	Sigma2    string `json:"sigma2,omitempty"`
+	RhoSpent  string `json:"rho_spent"`
 }
 
 // Disclosure are the territory's disclosure settings used for the release
@@ -94,6 +114,10 @@ type Cell struct {
 	Measure    string            `json:"measure"`
 	Value      *int64            `json:"value,omitempty"`
 	Suppressed bool              `json:"suppressed,omitempty"`
+	// Level region only: the territories in the sum, and the sum of their
+	// σ² ("" when none added noise).
+	Contributors int    `json:"contributors,omitempty"`
+	Sigma2       string `json:"sigma2,omitempty"`
 }
 
 // Signature is the signature block.
@@ -398,6 +422,17 @@ func checkContent(e *Envelope) error {
 	if cum.Cmp(capRho) > 0 {
 		return &ContentError{"/budget/rho_cumulative", fmt.Sprintf("ρ = %s exceeds the year's cap %s: the release is over budget", cum.RatString(), capRho.RatString())}
 	}
+	if e.Level == LevelRegion {
+		return checkRegionContent(e, spent, rat)
+	}
+	if e.Noise.Mechanism == MechanismAggregate || e.Disclosure.Mode == MechanismAggregate {
+		return &ContentError{"/noise/mechanism", "aggregate is for a region's envelope (level region)"}
+	}
+	for i, c := range e.Cells {
+		if c.Contributors != 0 || c.Sigma2 != "" {
+			return &ContentError{"/cells/" + strconv.Itoa(i), "contributors and sigma2 are for a region's envelope (level region)"}
+		}
+	}
 	switch e.Noise.Mechanism {
 	case "discrete-gaussian":
 		if e.Disclosure.Mode != string(disclosure.ModeNoise) {
@@ -422,6 +457,54 @@ func checkContent(e *Envelope) error {
 		for i, c := range e.Cells {
 			if c.Value != nil && e.Disclosure.RoundingBase > 1 && *c.Value%e.Disclosure.RoundingBase != 0 {
 				return &ContentError{"/cells/" + strconv.Itoa(i) + "/value", "is not rounded to the rounding base"}
+			}
+		}
+	}
+	return nil
+}
+
+// checkRegionContent checks a region's envelope: sums spend nothing, every
+// sum has contributors among the parts, and each part is one territory.
+func checkRegionContent(e *Envelope, spent *big.Rat, rat func(ptr, s string) (*big.Rat, error)) error {
+	if e.Noise.Mechanism != MechanismAggregate || e.Disclosure.Mode != MechanismAggregate {
+		return &ContentError{"/noise/mechanism", "a region's envelope carries sums: mechanism and mode aggregate"}
+	}
+	if spent.Sign() != 0 {
+		return &ContentError{"/budget/rho_spent", "a region's sums spend no ρ of their own"}
+	}
+	seen := map[string]bool{}
+	for i, p := range e.Parts {
+		ptr := "/parts/" + strconv.Itoa(i)
+		if seen[p.Territory] {
+			return &ContentError{ptr + "/territory", "a territory is in the parts twice"}
+		}
+		seen[p.Territory] = true
+		if p.Epoch != e.Epoch {
+			return &ContentError{ptr + "/epoch", "differs from /epoch"}
+		}
+		if _, err := rat(ptr+"/rho_spent", p.RhoSpent); err != nil {
+			return err
+		}
+		if (p.Mechanism == "discrete-gaussian") != (p.Sigma2 != "") {
+			return &ContentError{ptr + "/sigma2", "is given exactly when the part added discrete Gaussian noise"}
+		}
+		if p.Sigma2 != "" {
+			if _, err := rat(ptr+"/sigma2", p.Sigma2); err != nil {
+				return err
+			}
+		}
+	}
+	for i, c := range e.Cells {
+		ptr := "/cells/" + strconv.Itoa(i)
+		switch {
+		case c.Suppressed && (c.Contributors != 0 || c.Sigma2 != ""):
+			return &ContentError{ptr, "a suppressed sum has no contributors"}
+		case !c.Suppressed && (c.Contributors < 1 || c.Contributors > len(e.Parts)):
+			return &ContentError{ptr + "/contributors", "must be between 1 and the number of parts"}
+		}
+		if c.Sigma2 != "" {
+			if _, err := rat(ptr+"/sigma2", c.Sigma2); err != nil {
+				return err
 			}
 		}
 	}

@@ -3,9 +3,11 @@ package region
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"sort"
 	"time"
 
+	"github.com/snodo-hub/snodo/hub/disclosure"
 	"github.com/snodo-hub/snodo/hub/store"
 )
 
@@ -35,6 +37,27 @@ type Sum struct {
 	Coverage         Coverage `json:"coverage"`
 	// CoverageText is Coverage as people read it: "27 of 30 territories".
 	CoverageText string `json:"coverage_text"`
+	// Display is the value as views show it: "<10" under the strictest
+	// display_below of the contributors (PRIVACY.md), else the value.
+	Display string `json:"display"`
+}
+
+// RateResult is the rate numerator/denominator of a ratio indicator over
+// the territories that published both, with its 95% interval combining
+// the territories' noise and sampling error (disclosure.Rate).
+type RateResult struct {
+	IndicatorVersion string  `json:"indicator_version"`
+	Numerator        int64   `json:"numerator"`
+	Denominator      int64   `json:"denominator"`
+	Published        bool    `json:"published"`
+	Rate             float64 `json:"rate,omitempty"`
+	Low              float64 `json:"low,omitempty"`
+	High             float64 `json:"high,omitempty"`
+	Clipped          bool    `json:"clipped,omitempty"`
+	// Reason says why no rate is shown, or why it was clipped.
+	Reason       string   `json:"reason,omitempty"`
+	Coverage     Coverage `json:"coverage"`
+	CoverageText string   `json:"coverage_text"`
 }
 
 // AggregateResult is the sums of one cell (indicator, breakdown) in an
@@ -44,6 +67,7 @@ type AggregateResult struct {
 	Epoch     string            `json:"epoch"`
 	Breakdown map[string]string `json:"breakdown"`
 	Sums      []Sum             `json:"sums"`
+	Rates     []RateResult      `json:"rates"` // ratio indicators: one per version
 }
 
 // enrolled returns the enrolled territories' codes.
@@ -80,9 +104,17 @@ func Aggregate(ctx context.Context, st *store.Store, indicator, epoch string, br
 	if breakdown == nil {
 		breakdown = map[string]string{}
 	}
-	res := &AggregateResult{Indicator: indicator, Epoch: epoch, Breakdown: breakdown, Sums: []Sum{}}
+	noise, err := territoryNoise(ctx, st, epoch)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate %s in %s: %w", indicator, epoch, err)
+	}
+	res := &AggregateResult{Indicator: indicator, Epoch: epoch, Breakdown: breakdown, Sums: []Sum{}, Rates: []RateResult{}}
 	type key struct{ version, measure string }
 	sums := map[key]*Sum{}
+	displayBelow := map[key]int64{}
+	// published[version][territory][measure]: for the rates, which need
+	// both measures of the same territories.
+	published := map[string]map[string]map[string]int64{}
 	for _, c := range cells {
 		if c.Breakdown != b {
 			continue
@@ -100,10 +132,22 @@ func Aggregate(ctx context.Context, st *store.Store, indicator, epoch string, br
 		s.Value += c.Value
 		s.Coverage.Contributing++
 		s.Coverage.Territories = append(s.Coverage.Territories, c.Territory)
+		displayBelow[k] = max(displayBelow[k], noise[c.Territory].displayBelow)
+		if published[c.IndicatorVersion] == nil {
+			published[c.IndicatorVersion] = map[string]map[string]int64{}
+		}
+		if published[c.IndicatorVersion][c.Territory] == nil {
+			published[c.IndicatorVersion][c.Territory] = map[string]int64{}
+		}
+		published[c.IndicatorVersion][c.Territory][c.Measure] = c.Value
 	}
-	for _, s := range sums {
+	for k, s := range sums {
 		s.Coverage.Missing = max(0, s.Coverage.Enrolled-s.Coverage.Contributing-s.Coverage.Suppressed)
 		s.CoverageText = s.Coverage.String()
+		s.Display = fmt.Sprint(s.Value)
+		if s.Coverage.Contributing > 0 && s.Value < displayBelow[k] {
+			s.Display = fmt.Sprintf("<%d", displayBelow[k])
+		}
 		res.Sums = append(res.Sums, *s)
 	}
 	sort.Slice(res.Sums, func(i, j int) bool {
@@ -112,7 +156,97 @@ func Aggregate(ctx context.Context, st *store.Store, indicator, epoch string, br
 		}
 		return res.Sums[i].Measure < res.Sums[j].Measure
 	})
+	for version, byTerritory := range published {
+		if _, ok := sums[key{version, "denominator"}]; !ok {
+			continue
+		}
+		res.Rates = append(res.Rates, rateOf(version, byTerritory, noise, len(terr)))
+	}
+	sort.Slice(res.Rates, func(i, j int) bool { return res.Rates[i].IndicatorVersion < res.Rates[j].IndicatorVersion })
 	return res, nil
+}
+
+// noiseOf is what the region knows of a territory's noise in an epoch.
+type noiseOf struct {
+	variance     float64 // of the noise (or rounding) on each published value; <0 unknown
+	minRateDen   int64
+	displayBelow int64
+}
+
+// territoryNoise reads the noise of each territory's latest envelope of
+// the epoch. A discrete Gaussian's variance is disclosure.Variance(σ²);
+// rounding to base b is counted as a uniform error of variance b²/12; a
+// region's sums (level region) carry their noise per cell, which the
+// region does not keep, so their variance is unknown (no interval).
+func territoryNoise(ctx context.Context, st *store.Store, epoch string) (map[string]noiseOf, error) {
+	envs, err := st.RegionLatestEnvelopes(ctx, epoch)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]noiseOf, len(envs))
+	for _, e := range envs {
+		n := noiseOf{variance: -1, minRateDen: int64(e.MinRateDenominator), displayBelow: int64(e.DisplayBelow)}
+		switch {
+		case e.Sigma2 != "":
+			r, ok := new(big.Rat).SetString(e.Sigma2)
+			if !ok {
+				return nil, fmt.Errorf("the σ² stored for %s is not a rational", e.Territory)
+			}
+			if n.variance, err = disclosure.Variance(r); err != nil {
+				return nil, fmt.Errorf("the σ² of %s: %w", e.Territory, err)
+			}
+		case e.Mechanism == "rounding":
+			n.variance = float64(e.RoundingBase*e.RoundingBase) / 12
+		}
+		out[e.Territory] = n
+	}
+	return out, nil
+}
+
+// rateOf sums numerator and denominator over the territories that
+// published both, and estimates the rate with the sum of their noise
+// variances and the strictest minimum denominator among them.
+func rateOf(version string, byTerritory map[string]map[string]int64, noise map[string]noiseOf, enrolled int) RateResult {
+	r := RateResult{IndicatorVersion: version, Coverage: Coverage{Enrolled: enrolled, Territories: []string{}}}
+	var variance float64
+	var minDen int64
+	known := true
+	codes := make([]string, 0, len(byTerritory))
+	for code := range byTerritory {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	for _, code := range codes {
+		m := byTerritory[code]
+		num, okN := m["numerator"]
+		den, okD := m["denominator"]
+		if !okN || !okD {
+			continue
+		}
+		r.Numerator += num
+		r.Denominator += den
+		r.Coverage.Contributing++
+		r.Coverage.Territories = append(r.Coverage.Territories, code)
+		n := noise[code]
+		if n.variance < 0 {
+			known = false
+		}
+		variance += n.variance
+		minDen = max(minDen, n.minRateDen)
+	}
+	r.Coverage.Missing = max(0, enrolled-r.Coverage.Contributing)
+	r.CoverageText = r.Coverage.String()
+	switch {
+	case r.Coverage.Contributing == 0:
+		r.Reason = "no territory published both the numerator and the denominator"
+		return r
+	case !known:
+		r.Reason = "the noise of a contributor is not known here (a region's sums): no interval"
+		return r
+	}
+	est := disclosure.Rate(r.Numerator, r.Denominator, variance, variance, minDen)
+	r.Published, r.Rate, r.Low, r.High, r.Clipped, r.Reason = est.Published, est.Rate, est.Low, est.High, est.Clipped, est.Reason
+	return r
 }
 
 // TerritoryCoverage is what one enrolled territory sent for an indicator

@@ -71,6 +71,20 @@ func (t *Tx) Enqueue(ctx context.Context, topic, dedupKey string, payload []byte
 	return id, false, nil
 }
 
+// OutboxPayload returns the payload of the message queued with dedupKey
+// (delivered or not), and whether there is one.
+func (t *Tx) OutboxPayload(ctx context.Context, dedupKey string) ([]byte, bool, error) {
+	var p []byte
+	err := t.tx.QueryRowContext(ctx, `SELECT payload FROM outbox WHERE dedup_key = ?1`, dedupKey).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read outbox message %s: %w", dedupKey, err)
+	}
+	return p, true, nil
+}
+
 // MarkDelivered records that outbox message id was delivered; it is no longer
 // pending. Marking it again is a no-op.
 func (t *Tx) MarkDelivered(ctx context.Context, id int64) error {

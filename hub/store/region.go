@@ -342,12 +342,13 @@ ORDER BY e.territory`, epoch)
 	return out, nil
 }
 
-// RegionCells returns the cells of the indicator in each territory's latest
-// envelope of the epoch (see RegionLatestEnvelopes), by territory.
+// RegionCells returns the cells of the indicator ("": of every indicator)
+// in each territory's latest envelope of the epoch (see
+// RegionLatestEnvelopes), by territory.
 func (s *Store) RegionCells(ctx context.Context, epoch, indicator string) ([]RegionCell, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT c.territory, c.epoch, e.revision, c.indicator, c.indicator_version, c.breakdown, c.measure, c.value, c.suppressed
 FROM region_cells c JOIN region_envelopes e ON e.id = c.envelope_id
-WHERE c.epoch = ?1 AND c.indicator = ?2
+WHERE c.epoch = ?1 AND (?2 = '' OR c.indicator = ?2)
   AND e.id = (SELECT e2.id FROM region_envelopes e2 WHERE e2.territory = e.territory AND e2.epoch = e.epoch ORDER BY e2.revision DESC, e2.id DESC LIMIT 1)
 ORDER BY c.territory, c.seq`, epoch, indicator)
 	if err != nil {
