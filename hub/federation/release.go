@@ -33,9 +33,9 @@ import (
 // tables, and the total and each breakdown are separate tables. A
 // household adds at most 1 to one cell of each such table (L2 sensitivity
 // 1), and zCDP composes by addition, so the release spends at most
-// tables × ρ/tables = ρ. A binned indicator's bins are separate tables
-// although a household is in only one of them, which over-counts (more
-// noise than needed), never under-counts.
+// tables × ρ/tables = ρ. A binned indicator's bins are one table (the
+// cells' Partition): a household is in only one of them, so together they
+// have sensitivity 1.
 //
 // # Sums are withheld
 //
