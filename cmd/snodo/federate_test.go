@@ -51,12 +51,7 @@ func TestFederateToRegion(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "\nfederation:\n  region_url: http://%s\n", addr)
-	f.Close()
+	appendTo(t, cfg, fmt.Sprintf("\nfederation:\n  region_url: http://%s\n", addr))
 
 	for _, epoch := range []string{"2025-Q1", "2025"} {
 		if code, _, stderr := snodo(t, "", "stats", "release", "--epoch", epoch, "--config", cfg); code != 0 {

@@ -119,25 +119,7 @@ func TestRegionServe(t *testing.T) {
 		t.Fatalf("tokens create: exit %d", code)
 	}
 
-	// A territory's release, sealed.
-	tst, err := store.Open(ctx, filepath.Join(t.TempDir(), "territory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tst.Close()
-	l, err := disclosure.NewLedger(tst, disclosure.DefaultSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel, err := l.Release(ctx, disclosure.Request{Epoch: "2025-Q2", CatalogueVersion: "1.0.0",
-		Cells: []disclosure.Cell{{Indicator: "caseload", Version: "1", Measure: "households", Count: 120}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := federation.Seal(ctx, tst, rel, federation.Source{Territory: "ATS-01", SoftwareVersion: "test"}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := sealedCaseload(t, "ATS-01", key, "2025-Q2", 120)
 
 	runCtx, stop := context.WithCancel(ctx)
 	var stderr bytes.Buffer

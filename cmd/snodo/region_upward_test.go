@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"net/http"
 	"os"
@@ -62,12 +63,37 @@ func appendTo(t *testing.T, file, text string) {
 	}
 }
 
+// sealedCaseload is a territory's sealed release of one caseload total,
+// from a store and ledger of its own.
+func sealedCaseload(t *testing.T, territory string, key ed25519.PrivateKey, epoch string, count int64) []byte {
+	t.Helper()
+	ctx := context.Background()
+	tst, err := store.Open(ctx, filepath.Join(t.TempDir(), "territory.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tst.Close()
+	l, err := disclosure.NewLedger(tst, disclosure.DefaultSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := l.Release(ctx, disclosure.Request{Epoch: epoch, CatalogueVersion: "1.0.0",
+		Cells: []disclosure.Cell{{Indicator: "caseload", Version: "1", Measure: "households", Count: count}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := federation.Seal(ctx, tst, rel, federation.Source{Territory: territory, SoftwareVersion: "test"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
 // TestRegionReleaseToTheLevelAbove: a region sums what its territory sent
 // into an envelope of its own ("snodo region release"), and its serve
 // sends it to the level above, which takes it like a territory's.
 func TestRegionReleaseToTheLevelAbove(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	lower, upper := regionHub(t), regionHub(t)
 	pubKey := filepath.Join(filepath.Dir(lower), "keys", "signing.key.pub")
 	if _, err := os.Stat(pubKey); err != nil {
@@ -83,24 +109,7 @@ func TestRegionReleaseToTheLevelAbove(t *testing.T) {
 	if code, _, stderr := snodo(t, "", "region", "enrol", "--territory", "ATS-01", "--key", keyring.PublicKeyPath(keyFile), "--config", lower); code != 0 {
 		t.Fatalf("enrol: %s", stderr)
 	}
-	tst, err := store.Open(ctx, filepath.Join(t.TempDir(), "territory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tst.Close()
-	l, err := disclosure.NewLedger(tst, disclosure.DefaultSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel, err := l.Release(ctx, disclosure.Request{Epoch: "2025-Q2", CatalogueVersion: "1.0.0",
-		Cells: []disclosure.Cell{{Indicator: "caseload", Version: "1", Measure: "households", Count: 120}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := federation.Seal(ctx, tst, rel, federation.Source{Territory: "ATS-01", SoftwareVersion: "test"}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := sealedCaseload(t, "ATS-01", key, "2025-Q2", 120)
 	addr, stop := serveRegionFor(t, lower, "")
 	res, err := http.Post("http://"+addr+"/api/v1/intake", "application/json", bytes.NewReader(env))
 	if err != nil {

@@ -69,13 +69,20 @@ func (c counts) cells() []disclosure.Cell {
 // a real envelope, as a territory hub sends it.
 func envelope(t *testing.T, territory string, key ed25519.PrivateKey, epoch string, c counts) []byte {
 	t.Helper()
+	return envelopeOf(t, territory, key, epoch, c.cells())
+}
+
+// envelopeOf releases the cells' true counts from a fresh territory store
+// (a ledger of its own) and seals them.
+func envelopeOf(t *testing.T, territory string, key ed25519.PrivateKey, epoch string, cells []disclosure.Cell) []byte {
+	t.Helper()
 	ctx := context.Background()
 	st, _ := openStore(t, "territory.db")
 	l, err := disclosure.NewLedger(st, disclosure.DefaultSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := l.Release(ctx, disclosure.Request{Epoch: epoch, CatalogueVersion: "1.0.0", Cells: c.cells()})
+	r, err := l.Release(ctx, disclosure.Request{Epoch: epoch, CatalogueVersion: "1.0.0", Cells: cells})
 	if err != nil {
 		t.Fatal(err)
 	}

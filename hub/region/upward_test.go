@@ -211,29 +211,15 @@ func forge(t *testing.T, e *federation.Envelope, key ed25519.PrivateKey) []byte 
 	return out
 }
 
-// rateEnvelope releases referral-acceptance totals (numerator, denominator).
+// rateEnvelope releases referral-acceptance totals (numerator,
+// denominator) and a caseload cell of the denominator's size.
 func rateEnvelope(t *testing.T, territory string, key ed25519.PrivateKey, num, den int64) []byte {
 	t.Helper()
-	ctx := context.Background()
-	st, _ := openStore(t, "territory.db")
-	l, err := disclosure.NewLedger(st, disclosure.DefaultSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cells := []disclosure.Cell{
+	return envelopeOf(t, territory, key, "2025", []disclosure.Cell{
 		{Indicator: "referral-acceptance", Version: "1", Measure: "numerator", Count: num},
 		{Indicator: "referral-acceptance", Version: "1", Measure: "denominator", Count: den},
 		{Indicator: "caseload", Version: "1", Measure: "households", Breakdown: map[string]string{"sex": "F"}, Count: den},
-	}
-	r, err := l.Release(ctx, disclosure.Request{Epoch: "2025", CatalogueVersion: "1.0.0", Cells: cells})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := federation.Seal(ctx, st, r, federation.Source{Territory: territory, SoftwareVersion: "v0.6.0-test"}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	})
 }
 
 // TestAggregateRate: the region's rate of a ratio indicator stands on the
