@@ -8,10 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,11 +20,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/spf13/cobra"
 
-	"github.com/snodo-hub/snodo/hub/disclosure"
 	"github.com/snodo-hub/snodo/hub/federation"
 	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/region"
-	"github.com/snodo-hub/snodo/hub/store"
 )
 
 // regionHub runs "snodo region init" and returns the configuration file.
@@ -208,25 +204,8 @@ func TestRegionJetStreamHandler(t *testing.T) {
 // refused and logged.
 func TestRegionServeJetStream(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		if bin = "/usr/sbin/nats-server"; !fileExists(bin) {
-			t.Skip("nats-server is not installed (apt-get install nats-server)")
-		}
-	}
+	natsURL := startNATSServer(t, natsServerBin(t))
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	nats := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", t.TempDir())
-	if err := nats.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nats.Process.Kill(); nats.Wait() })
-	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", port)
 
 	cfg := regionHub(t)
 	key, err := keyring.CreateSigningKey(filepath.Join(t.TempDir(), "signing.key"))
@@ -237,24 +216,7 @@ func TestRegionServeJetStream(t *testing.T) {
 	if code, _, stderr := snodo(t, "", "region", "enrol", "--territory", "ATS-01", "--key", b64, "--config", cfg); code != 0 {
 		t.Fatalf("enrol: %s", stderr)
 	}
-	tst, err := store.Open(ctx, filepath.Join(t.TempDir(), "territory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tst.Close()
-	l2, err := disclosure.NewLedger(tst, disclosure.DefaultSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel, err := l2.Release(ctx, disclosure.Request{Epoch: "2025", CatalogueVersion: "1.0.0",
-		Cells: []disclosure.Cell{{Indicator: "caseload", Version: "1", Measure: "households", Count: 120}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := federation.Seal(ctx, tst, rel, federation.Source{Territory: "ATS-01", SoftwareVersion: "test"}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := sealedCaseload(t, "ATS-01", key, "2025", 120)
 	tampered := bytes.Replace(env, []byte(`"software_version":"test"`), []byte(`"software_version":"tezt"`), 1)
 
 	pub, err := federation.NewJetStreamPublisher(natsURL)

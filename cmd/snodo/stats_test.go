@@ -43,17 +43,7 @@ func statsHub(t *testing.T, n int) (cfg string, personIDs []string) {
 		if i%3 != 0 {
 			r.Status, r.RespondedAt = "accepted", authored.Add(30*time.Hour)
 		}
-		err = st.Write(ctx, func(tx *store.Tx) error {
-			if err := tx.PutReferral(ctx, r); err != nil {
-				return err
-			}
-			_, err := tx.AddReferralEvent(ctx, store.ReferralEvent{RefSource: "cartella", RefRecordID: r.RecordID, EventSource: "cartella",
-				To: "requested", SetBy: "ORG-A", At: authored, Outcome: "applied", RecordedAt: authored})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		putReferral(t, st, r)
 	}
 	return filepath.Join(dir, "snodo.yaml"), personIDs
 }
@@ -195,5 +185,23 @@ func TestStatsUsageAndRefusals(t *testing.T) {
 	code, _, stderr = snodo(t, "", "stats", "release", "--epoch", "2025", "--revision", "1", "--config", cfg)
 	if code != exitFindings || !strings.Contains(stderr, "refused: it needs ρ = 3/4") {
 		t.Errorf("overspend: exit %d: %s", code, stderr)
+	}
+}
+
+// putReferral stores a referral of the requester system "cartella" with
+// its first event (requested, with the referral's status reason).
+func putReferral(t *testing.T, st *store.Store, r store.Referral) {
+	t.Helper()
+	ctx := context.Background()
+	err := st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.PutReferral(ctx, r); err != nil {
+			return err
+		}
+		_, err := tx.AddReferralEvent(ctx, store.ReferralEvent{RefSource: "cartella", RefRecordID: r.RecordID, EventSource: "cartella",
+			To: "requested", SetBy: r.Requester, At: r.AuthoredOn, Outcome: "applied", RecordedAt: r.AuthoredOn, Reason: r.StatusReason})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
