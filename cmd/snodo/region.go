@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -527,33 +528,30 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	if natsURL == "" {
 		natsURL = cfg.NATS.URL
 	}
-	consumed := make(chan struct{})
-	consumeCtx, stopConsuming := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() { stopConsuming(); <-consumed }() // before the store closes
-	if natsURL != "" {
-		go func() {
-			defer close(consumed)
-			c := &federation.JetStreamConsumer{URL: natsURL, Handle: jetStreamHandler(h.Intake()), Logger: log.With("component", "jetstream")}
-			if err := c.Run(consumeCtx); err != nil {
-				log.Error("the JetStream intake stopped: envelopes still arrive over HTTP", "error", err)
-			}
-		}()
-	} else {
-		close(consumed)
-	}
 	up, closeUp, err := openUplinkTo(cfg.upstream(), s, log.With("component", "uplink"))
 	if err != nil {
 		_ = srv.Close()
 		return &exitError{code: exitUsage, err: err}
 	}
-	uplinked := make(chan struct{})
 	if up != nil {
-		defer closeUp()
-		go func() { defer close(uplinked); _ = up.Run(consumeCtx) }()
-	} else {
-		close(uplinked)
+		defer closeUp() // after the uplink stopped (defers run last first)
 	}
-	defer func() { stopConsuming(); <-uplinked }()
+	// The JetStream intake and the uplink run until serve ends, and stop
+	// before the store closes.
+	var background sync.WaitGroup
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopBackground(); background.Wait() }()
+	if natsURL != "" {
+		background.Go(func() {
+			c := &federation.JetStreamConsumer{URL: natsURL, Handle: jetStreamHandler(h.Intake()), Logger: log.With("component", "jetstream")}
+			if err := c.Run(bgCtx); err != nil {
+				log.Error("the JetStream intake stopped: envelopes still arrive over HTTP", "error", err)
+			}
+		})
+	}
+	if up != nil {
+		background.Go(func() { _ = up.Run(bgCtx) })
+	}
 	log.Info("region hub running", "region", cfg.Name, "api", "http://"+ln.Addr().String(), "jetstream", natsURL != "", "upstream", up != nil, "config", cfg.file)
 	if ready != nil {
 		ready <- ln.Addr().String()

@@ -3,7 +3,6 @@ package region
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"sort"
 	"time"
 
@@ -112,9 +111,8 @@ func Aggregate(ctx context.Context, st *store.Store, indicator, epoch string, br
 	type key struct{ version, measure string }
 	sums := map[key]*Sum{}
 	displayBelow := map[key]int64{}
-	// published[version][territory][measure]: for the rates, which need
-	// both measures of the same territories.
-	published := map[string]map[string]map[string]int64{}
+	// For the rates, which need both measures of the same territories.
+	parts := map[rateKey]*ratePart{}
 	for _, c := range cells {
 		if c.Breakdown != b {
 			continue
@@ -133,13 +131,13 @@ func Aggregate(ctx context.Context, st *store.Store, indicator, epoch string, br
 		s.Coverage.Contributing++
 		s.Coverage.Territories = append(s.Coverage.Territories, c.Territory)
 		displayBelow[k] = max(displayBelow[k], noise[c.Territory].displayBelow)
-		if published[c.IndicatorVersion] == nil {
-			published[c.IndicatorVersion] = map[string]map[string]int64{}
+		if c.Measure == "numerator" || c.Measure == "denominator" {
+			rk := rateKey{c.IndicatorVersion, c.Territory}
+			if parts[rk] == nil {
+				parts[rk] = &ratePart{}
+			}
+			parts[rk].set(c.Measure, c.Value)
 		}
-		if published[c.IndicatorVersion][c.Territory] == nil {
-			published[c.IndicatorVersion][c.Territory] = map[string]int64{}
-		}
-		published[c.IndicatorVersion][c.Territory][c.Measure] = c.Value
 	}
 	for k, s := range sums {
 		s.Coverage.Missing = max(0, s.Coverage.Enrolled-s.Coverage.Contributing-s.Coverage.Suppressed)
@@ -156,11 +154,10 @@ func Aggregate(ctx context.Context, st *store.Store, indicator, epoch string, br
 		}
 		return res.Sums[i].Measure < res.Sums[j].Measure
 	})
-	for version, byTerritory := range published {
-		if _, ok := sums[key{version, "denominator"}]; !ok {
-			continue
+	for k := range sums {
+		if k.measure == "denominator" {
+			res.Rates = append(res.Rates, rateOf(k.version, parts, noise, len(terr)))
 		}
-		res.Rates = append(res.Rates, rateOf(version, byTerritory, noise, len(terr)))
 	}
 	sort.Slice(res.Rates, func(i, j int) bool { return res.Rates[i].IndicatorVersion < res.Rates[j].IndicatorVersion })
 	return res, nil
@@ -186,13 +183,13 @@ func territoryNoise(ctx context.Context, st *store.Store, epoch string) (map[str
 	out := make(map[string]noiseOf, len(envs))
 	for _, e := range envs {
 		n := noiseOf{variance: -1, minRateDen: int64(e.MinRateDenominator), displayBelow: int64(e.DisplayBelow)}
+		sigma2, err := sigma2Of(e)
+		if err != nil {
+			return nil, err
+		}
 		switch {
-		case e.Sigma2 != "":
-			r, ok := new(big.Rat).SetString(e.Sigma2)
-			if !ok {
-				return nil, fmt.Errorf("the σ² stored for %s is not a rational", e.Territory)
-			}
-			if n.variance, err = disclosure.Variance(r); err != nil {
+		case sigma2 != nil:
+			if n.variance, err = disclosure.Variance(sigma2); err != nil {
 				return nil, fmt.Errorf("the σ² of %s: %w", e.Territory, err)
 			}
 		case e.Mechanism == "rounding":
@@ -203,28 +200,42 @@ func territoryNoise(ctx context.Context, st *store.Store, epoch string) (map[str
 	return out, nil
 }
 
+// rateKey names one territory's cells of an indicator version.
+type rateKey struct{ version, territory string }
+
+// ratePart is a territory's published numerator and denominator.
+type ratePart struct {
+	num, den       int64
+	hasNum, hasDen bool
+}
+
+func (p *ratePart) set(measure string, v int64) {
+	if measure == "numerator" {
+		p.num, p.hasNum = v, true
+	} else {
+		p.den, p.hasDen = v, true
+	}
+}
+
 // rateOf sums numerator and denominator over the territories that
 // published both, and estimates the rate with the sum of their noise
 // variances and the strictest minimum denominator among them.
-func rateOf(version string, byTerritory map[string]map[string]int64, noise map[string]noiseOf, enrolled int) RateResult {
+func rateOf(version string, parts map[rateKey]*ratePart, noise map[string]noiseOf, enrolled int) RateResult {
 	r := RateResult{IndicatorVersion: version, Coverage: Coverage{Enrolled: enrolled, Territories: []string{}}}
 	var variance float64
 	var minDen int64
 	known := true
-	codes := make([]string, 0, len(byTerritory))
-	for code := range byTerritory {
-		codes = append(codes, code)
+	var codes []string
+	for k, p := range parts {
+		if k.version == version && p.hasNum && p.hasDen {
+			codes = append(codes, k.territory)
+		}
 	}
 	sort.Strings(codes)
 	for _, code := range codes {
-		m := byTerritory[code]
-		num, okN := m["numerator"]
-		den, okD := m["denominator"]
-		if !okN || !okD {
-			continue
-		}
-		r.Numerator += num
-		r.Denominator += den
+		p := parts[rateKey{version, code}]
+		r.Numerator += p.num
+		r.Denominator += p.den
 		r.Coverage.Contributing++
 		r.Coverage.Territories = append(r.Coverage.Territories, code)
 		n := noise[code]

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snodo-hub/snodo/hub/disclosure"
 	"github.com/snodo-hub/snodo/hub/federation"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/schemas"
@@ -139,11 +140,11 @@ func (e *OverBudgetError) Error() string {
 // within the cap this one states. A revision spends its own ρ, as it does
 // in the territory's ledger.
 func checkBudget(ctx context.Context, tx *store.Tx, env *federation.Envelope) error {
-	asked, err := exactRat(env.Budget.RhoSpent)
+	asked, err := disclosure.ParseRat(env.Budget.RhoSpent)
 	if err != nil {
 		return fmt.Errorf("/budget/rho_spent: %w", err)
 	}
-	capRho, err := exactRat(env.Budget.RhoCap)
+	capRho, err := disclosure.ParseRat(env.Budget.RhoCap)
 	if err != nil {
 		return fmt.Errorf("/budget/rho_cap: %w", err)
 	}
@@ -153,7 +154,7 @@ func checkBudget(ctx context.Context, tx *store.Tx, env *federation.Envelope) er
 	}
 	sum := new(big.Rat)
 	for _, h := range held {
-		r, err := exactRat(h)
+		r, err := disclosure.ParseRat(h)
 		if err != nil {
 			return fmt.Errorf("a stored envelope's ρ: %w", err)
 		}
@@ -165,10 +166,14 @@ func checkBudget(ctx context.Context, tx *store.Tx, env *federation.Envelope) er
 	return nil
 }
 
-func exactRat(s string) (*big.Rat, error) {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || r.Sign() < 0 {
-		return nil, fmt.Errorf("%q is not a non-negative rational", s)
+// sigma2Of is the σ² of a stored envelope's noise; nil without noise.
+func sigma2Of(e store.RegionEnvelope) (*big.Rat, error) {
+	if e.Sigma2 == "" {
+		return nil, nil
+	}
+	r, err := disclosure.ParseRat(e.Sigma2)
+	if err != nil {
+		return nil, fmt.Errorf("the σ² stored for %s: %w", e.Territory, err)
 	}
 	return r, nil
 }

@@ -57,11 +57,11 @@ func Compose(ctx context.Context, st *store.Store, epoch string, revision int, s
 		}
 		out.Parts = append(out.Parts, federation.Part{Territory: env.Territory, Epoch: env.Epoch, Revision: env.Revision,
 			SHA256: hex.EncodeToString(env.SHA256), Mechanism: env.Mechanism, Sigma2: env.Sigma2, RhoSpent: env.RhoSpent})
-		if env.Sigma2 != "" {
-			r, ok := new(big.Rat).SetString(env.Sigma2)
-			if !ok {
-				return nil, fmt.Errorf("region: compose %s: the σ² stored for %s is not a rational", epoch, env.Territory)
-			}
+		r, err := sigma2Of(env)
+		if err != nil {
+			return nil, fmt.Errorf("region: compose %s: %w", epoch, err)
+		}
+		if r != nil {
 			sigma2[env.Territory] = r
 		}
 		// The strictest view settings of the parts apply to the sums.
@@ -129,51 +129,39 @@ type Upward struct {
 // ReleaseUpward makes, signs and queues in the region's outbox the
 // envelope of an epoch at a revision for the level above, or returns the
 // one made before: a revision, once made, is sent identically on every
-// retry. Revision r > 0 needs r-1. The envelope is checked against the
-// schema and the region's own key before it is queued.
+// retry. Revision r > 0 needs r-1.
 func ReleaseUpward(ctx context.Context, st *store.Store, epoch string, revision int, src federation.Source, key ed25519.PrivateKey, now time.Time) (*Upward, error) {
 	name := fmt.Sprintf("region: release %s revision %d upward", epoch, revision)
 	if revision < 0 {
 		return nil, fmt.Errorf("%s: the revision cannot be negative", name)
 	}
-	dedup := federation.DedupKey(src.Territory, epoch, revision)
-	var have []byte
-	var found, prevFound bool
-	err := st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		if have, found, err = tx.OutboxPayload(ctx, dedup); err != nil || found || revision == 0 {
-			return err
-		}
-		_, prevFound, err = tx.OutboxPayload(ctx, federation.DedupKey(src.Territory, epoch, revision-1))
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if found {
-		return describe(have, false)
-	}
-	if revision > 0 && !prevFound {
-		return nil, fmt.Errorf("%s: revision %d was never made: the first release is revision 0", name, revision-1)
-	}
 	env, err := Compose(ctx, st, epoch, revision, src, now)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := federation.Sign(env, key)
+	raw, err := federation.Sign(env, key) // checks the schema and the content first
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	pub := key.Public().(ed25519.PublicKey)
-	if _, err := federation.Verify(raw, federation.TrustedKeys{federation.KeyID(pub): {Territory: src.Territory, Key: pub}}); err != nil {
-		return nil, fmt.Errorf("%s: the envelope made does not verify: %w", name, err)
-	}
+	dedup := federation.DedupKey(src.Territory, epoch, revision)
+	var have []byte
+	var found bool
 	err = st.Write(ctx, func(tx *store.Tx) error {
-		// Another release may have won the race: keep and return its bytes.
+		// Made before: keep and return those bytes, not the new ones.
+		var err error
 		if have, found, err = tx.OutboxPayload(ctx, dedup); err != nil || found {
 			return err
 		}
-		_, _, err := tx.Enqueue(ctx, federation.EnvelopeTopic, dedup, raw)
+		if revision > 0 {
+			_, prev, err := tx.OutboxPayload(ctx, federation.DedupKey(src.Territory, epoch, revision-1))
+			if err != nil {
+				return err
+			}
+			if !prev {
+				return fmt.Errorf("revision %d was never made: the first release is revision 0", revision-1)
+			}
+		}
+		_, _, err = tx.Enqueue(ctx, federation.EnvelopeTopic, dedup, raw)
 		return err
 	})
 	if err != nil {
