@@ -121,8 +121,10 @@ func need(c columns, row []string, cols ...string) error {
 	return nil
 }
 
-func (m *mapper) assistito(c columns, row []string) ([]obj, error) {
-	if err := need(c, row, "id_assistito", "data_aggiornamento"); err != nil {
+// record starts a row's record: the columns it needs (its id, the update
+// stamp and cols), the person it is about, and the envelope.
+func (m *mapper) record(c columns, row []string, schema, idCol string, cols ...string) (obj, error) {
+	if err := need(c, row, append([]string{idCol, "data_aggiornamento"}, cols...)...); err != nil {
 		return nil, err
 	}
 	p, err := person(c, row)
@@ -133,8 +135,16 @@ func (m *mapper) assistito(c columns, row []string) ([]obj, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := m.envelope(SchemaPerson, c.get(row, "id_assistito"), at)
+	r := m.envelope(schema, c.get(row, idCol), at)
 	r["person"] = p
+	return r, nil
+}
+
+func (m *mapper) assistito(c columns, row []string) ([]obj, error) {
+	r, err := m.record(c, row, SchemaPerson, "id_assistito")
+	if err != nil {
+		return nil, err
+	}
 	// Only the year of birth: never the date, never the names.
 	if b := c.get(row, "data_nascita"); b != "" {
 		t, err := time.Parse(dateLayout, b)
@@ -179,14 +189,7 @@ func (m *mapper) assistito(c columns, row []string) ([]obj, error) {
 }
 
 func (m *mapper) accesso(c columns, row []string) ([]obj, error) {
-	if err := need(c, row, "id_accesso", "data_accesso", "data_aggiornamento"); err != nil {
-		return nil, err
-	}
-	p, err := person(c, row)
-	if err != nil {
-		return nil, err
-	}
-	at, err := m.stamp(c.get(row, "data_aggiornamento"), "data_aggiornamento")
+	enc, err := m.record(c, row, SchemaEncounter, "id_accesso", "data_accesso")
 	if err != nil {
 		return nil, err
 	}
@@ -194,8 +197,6 @@ func (m *mapper) accesso(c columns, row []string) ([]obj, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc := m.envelope(SchemaEncounter, c.get(row, "id_accesso"), at)
-	enc["person"] = p
 	st := coding("service-type", "social-secretariat")
 	st["display"] = "Accesso al Punto Unico di Accesso"
 	enc["service_type"] = st
@@ -227,10 +228,10 @@ func (m *mapper) accesso(c columns, row []string) ([]obj, error) {
 	if err != nil {
 		return nil, err
 	}
-	ref1 := m.envelope(SchemaReferral, id, at)
+	ref1 := m.envelope(SchemaReferral, id, enc["recorded_at"].(string))
 	ref1["requester"] = ref(m.st.Organisation)
 	ref1["owner"] = ref(c.get(row, "ente_destinatario"))
-	ref1["person"] = p
+	ref1["person"] = enc["person"]
 	ref1["authored_on"] = sent
 	ref1["priority"] = prio
 	ref1["category"] = coding("referral-category", c.get(row, "categoria_segnalazione"))
@@ -239,14 +240,7 @@ func (m *mapper) accesso(c columns, row []string) ([]obj, error) {
 }
 
 func (m *mapper) valutazione(c columns, row []string) ([]obj, error) {
-	if err := need(c, row, "id_valutazione", "data_valutazione", "data_aggiornamento"); err != nil {
-		return nil, err
-	}
-	p, err := person(c, row)
-	if err != nil {
-		return nil, err
-	}
-	at, err := m.stamp(c.get(row, "data_aggiornamento"), "data_aggiornamento")
+	r, err := m.record(c, row, SchemaAssessment, "id_valutazione", "data_valutazione")
 	if err != nil {
 		return nil, err
 	}
@@ -258,8 +252,6 @@ func (m *mapper) valutazione(c columns, row []string) ([]obj, error) {
 	if !ok {
 		return nil, errors.New("momento is not T0, T6, T12 or uscita")
 	}
-	r := m.envelope(SchemaAssessment, c.get(row, "id_valutazione"), at)
-	r["person"] = p
 	instrument := "uvm"
 	if s := c.get(row, "strumento"); s != "" && !strings.EqualFold(s, "UVM") {
 		instrument = "other"
@@ -305,14 +297,7 @@ func (m *mapper) valutazione(c columns, row []string) ([]obj, error) {
 }
 
 func (m *mapper) servizio(c columns, row []string) ([]obj, error) {
-	if err := need(c, row, "id_servizio", "data_inizio", "data_aggiornamento"); err != nil {
-		return nil, err
-	}
-	p, err := person(c, row)
-	if err != nil {
-		return nil, err
-	}
-	at, err := m.stamp(c.get(row, "data_aggiornamento"), "data_aggiornamento")
+	r, err := m.record(c, row, SchemaEncounter, "id_servizio", "data_inizio")
 	if err != nil {
 		return nil, err
 	}
@@ -329,8 +314,6 @@ func (m *mapper) servizio(c columns, row []string) ([]obj, error) {
 	if !ok {
 		code = "other"
 	}
-	r := m.envelope(SchemaEncounter, c.get(row, "id_servizio"), at)
-	r["person"] = p
 	st := coding("service-type", code)
 	if d, ok := serviceDisplay[tipo]; ok {
 		st["display"] = d
