@@ -143,6 +143,7 @@ type previewReport struct {
 	Tables      int                          `json:"tables"`
 	Sigma2      string                       `json:"sigma2,omitempty"`
 	HalfWidth95 int64                        `json:"noise_half_width_95,omitempty"`
+	Headline    *headlineJSON                `json:"headline,omitempty"`
 	Budget      budgetJSON                   `json:"budget"`
 	Published   int                          `json:"published"`
 	Suppressed  int                          `json:"suppressed"`
@@ -213,6 +214,30 @@ stored published values instead.`,
 	return cmd
 }
 
+// headlineJSON is the totals' tier of a release's noise: its tables, σ²
+// and the ± that holds 95% of a total's noise.
+type headlineJSON struct {
+	Tables      int    `json:"tables"`
+	Sigma2      string `json:"sigma2"`
+	HalfWidth95 int64  `json:"noise_half_width_95,omitempty"`
+}
+
+func headlineOf(n *disclosure.NoisePlan, halfWidth int64) *headlineJSON {
+	if n == nil || n.Headline == nil {
+		return nil
+	}
+	return &headlineJSON{Tables: n.Headline.Tables, Sigma2: n.Headline.Sigma2.RatString(), HalfWidth95: halfWidth}
+}
+
+// noiseText describes a release's noise in one line.
+func noiseText(sigma2 string, halfWidth int64, h *headlineJSON) string {
+	if h == nil {
+		return fmt.Sprintf("noise σ² = %s per cell, 95%% of the noise within ±%d", sigma2, halfWidth)
+	}
+	return fmt.Sprintf("noise σ² = %s per total (%d tables, 95%% within ±%d) and %s per breakdown cell (95%% within ±%d)",
+		h.Sigma2, h.Tables, h.HalfWidth95, sigma2, halfWidth)
+}
+
 func toPreviewReport(cfg *config.Config, ter federation.Territory, p *federation.Previewed) previewReport {
 	pr := p.Preview
 	rep := previewReport{Territory: cfg.Territory.Code, Epoch: pr.Epoch.Name, Revision: pr.Revision, Catalogue: p.CatalogueVersion,
@@ -224,8 +249,9 @@ func toPreviewReport(cfg *config.Config, ter federation.Territory, p *federation
 	if pr.Refused != nil {
 		rep.Refused = pr.Refused.Error()
 	}
-	if p.Sigma2 != nil {
-		rep.Sigma2 = p.Sigma2.RatString()
+	if p.Noise != nil {
+		rep.Sigma2 = p.Noise.Sigma2.RatString()
+		rep.Headline = headlineOf(p.Noise, p.HeadlineHalfWidth95)
 	}
 	if s := p.Stored; s != nil {
 		rep.Rho, rep.Tables, rep.Catalogue, rep.Mode = s.Rho.RatString(), s.Tables, s.CatalogueVersion, string(s.Settings.Mode)
@@ -276,7 +302,7 @@ func printPreview(out io.Writer, rep previewReport) {
 	}
 	fmt.Fprintf(out, "ρ: %s %s over %d tables", spend, rho(mustRat(rep.Rho)), rep.Tables)
 	if rep.Sigma2 != "" {
-		fmt.Fprintf(out, "; noise σ² = %s per cell, 95%% of the noise within ±%d", rep.Sigma2, rep.HalfWidth95)
+		fmt.Fprintf(out, "; %s", noiseText(rep.Sigma2, rep.HalfWidth95, rep.Headline))
 	}
 	fmt.Fprintln(out)
 	b := rep.Budget
@@ -333,6 +359,7 @@ type releaseReport struct {
 	OutboxID    int64                        `json:"outbox_id"`
 	Mechanism   string                       `json:"mechanism"`
 	Sigma2      string                       `json:"sigma2,omitempty"`
+	Headline    *headlineJSON                `json:"headline,omitempty"`
 	Tables      int                          `json:"tables"`
 	RhoSpent    string                       `json:"rho_spent"`
 	Budget      budgetJSON                   `json:"budget"`
@@ -383,8 +410,9 @@ of order.`,
 			if rep.Withheld == nil {
 				rep.Withheld = []federation.WithheldMeasure{}
 			}
-			if rel.Sigma2 != nil {
-				rep.Sigma2 = rel.Sigma2.RatString()
+			if rel.Noise != nil {
+				rep.Sigma2 = rel.Noise.Sigma2.RatString()
+				rep.Headline = headlineOf(rel.Noise, 0)
 			}
 			for _, c := range rel.Cells {
 				if c.Suppressed {
@@ -408,7 +436,11 @@ of order.`,
 			}
 			fmt.Fprintf(out, "Cells: %d, of which %d suppressed; %s", rep.Cells, rep.Suppressed, rep.Mechanism)
 			if rep.Sigma2 != "" {
-				fmt.Fprintf(out, ", σ² = %s over %d tables", rep.Sigma2, rep.Tables)
+				if rep.Headline != nil {
+					fmt.Fprintf(out, ", over %d tables: σ² = %s for the %d of the totals, %s for the breakdowns", rep.Tables, rep.Headline.Sigma2, rep.Headline.Tables, rep.Sigma2)
+				} else {
+					fmt.Fprintf(out, ", σ² = %s over %d tables", rep.Sigma2, rep.Tables)
+				}
 			}
 			fmt.Fprintln(out)
 			b := rep.Budget

@@ -19,6 +19,7 @@ type Disclosure struct {
 	RhoYearCap         string `yaml:"rho_year_cap"`
 	RhoAnnual          string `yaml:"rho_annual"`
 	RhoQuarterly       string `yaml:"rho_quarterly"`
+	HeadlineShare      string `yaml:"headline_share"`
 	Threshold          *int64 `yaml:"threshold"`
 	DisplayBelow       *int64 `yaml:"display_below"`
 	MinRateDenominator *int64 `yaml:"min_rate_denominator"`
@@ -86,7 +87,8 @@ func (d Disclosure) merge() (disclosure.Settings, error) {
 		dst  **big.Rat
 		text string
 		name string
-	}{{&s.YearCap, d.RhoYearCap, "rho_year_cap"}, {&s.AnnualRho, d.RhoAnnual, "rho_annual"}, {&s.QuarterlyRho, d.RhoQuarterly, "rho_quarterly"}} {
+	}{{&s.YearCap, d.RhoYearCap, "rho_year_cap"}, {&s.AnnualRho, d.RhoAnnual, "rho_annual"}, {&s.QuarterlyRho, d.RhoQuarterly, "rho_quarterly"},
+		{&s.HeadlineShare, d.HeadlineShare, "headline_share"}} {
 		if r.text == "" {
 			continue
 		}
@@ -126,7 +128,7 @@ func disclosureProblems(path string, doc *yaml.Node) []Problem {
 		}
 		return key.Line, key.Column, "/disclosure"
 	}
-	for _, r := range []struct{ key, text string }{{"rho_year_cap", d.RhoYearCap}, {"rho_annual", d.RhoAnnual}, {"rho_quarterly", d.RhoQuarterly}} {
+	for _, r := range []struct{ key, text string }{{"rho_year_cap", d.RhoYearCap}, {"rho_annual", d.RhoAnnual}, {"rho_quarterly", d.RhoQuarterly}, {"headline_share", d.HeadlineShare}} {
 		if r.text == "" {
 			continue
 		}
@@ -150,6 +152,11 @@ func disclosureProblems(path string, doc *yaml.Node) []Problem {
 			return []Problem{{File: path, Line: line, Column: col, Pointer: ptr,
 				Message: fmt.Sprintf("ρ = %s exceeds the year cap rho_year_cap = %s: lower it, or raise the cap", r.v.RatString(), s.YearCap.RatString())}}
 		}
+	}
+	if s.HeadlineShare.Cmp(big.NewRat(1, 1)) >= 0 {
+		line, col, ptr := at("headline_share")
+		return []Problem{{File: path, Line: line, Column: col, Pointer: ptr,
+			Message: fmt.Sprintf("%s leaves the breakdowns no ρ: use a share below 1 (default 7/8), or 0 for an even split", s.HeadlineShare.RatString())}}
 	}
 	if err := s.Validate(); err != nil {
 		return []Problem{{File: path, Line: key.Line, Column: key.Column, Pointer: "/disclosure", Message: err.Error()}}

@@ -38,6 +38,7 @@ func TestDisclosureAndFederationSettings(t *testing.T) {
   rho_year_cap: 2
   rho_annual: "3/2"
   rho_quarterly: 1/8
+  headline_share: 2/3
   display_below: 5
 federation:
   region_url: https://region.example.org
@@ -53,7 +54,8 @@ federation:
 	}
 	// The rounding mode's default threshold is 10, not 3.
 	if s.Mode != disclosure.ModeRounding || s.Threshold != 10 || s.RoundingBase != 5 || s.DisplayBelow != 5 || s.MinRateDenominator != 20 ||
-		s.YearCap.RatString() != "2" || s.AnnualRho.RatString() != "3/2" || s.QuarterlyRho.RatString() != "1/8" {
+		s.YearCap.RatString() != "2" || s.AnnualRho.RatString() != "3/2" || s.QuarterlyRho.RatString() != "1/8" ||
+		s.HeadlineShare.RatString() != "2/3" {
 		t.Errorf("settings %+v", s)
 	}
 	if c.Federation.RegionURL != "https://region.example.org" || c.Federation.NATSURL != "nats://region.example.org:4222" || c.Subject() != "snodo.envelopes.custom" {
@@ -83,6 +85,10 @@ func TestDisclosureProblemsSayWhere(t *testing.T) {
 			yaml: head + "disclosure:\n  rho_quarterly: 0\n",
 			want: []string{"snodo.yaml:3:1: /disclosure:", "quarterly ρ must be a positive number"},
 		},
+		"headline share of 1": {
+			yaml: head + "disclosure:\n  headline_share: 1\n",
+			want: []string{"snodo.yaml:4:19: /disclosure/headline_share: 1 leaves the breakdowns no ρ"},
+		},
 		"unknown mode": {
 			yaml: head + "disclosure:\n  mode: laplace\n",
 			want: []string{"snodo.yaml:4:9: /disclosure/mode: value must be one of"},
@@ -93,7 +99,7 @@ func TestDisclosureProblemsSayWhere(t *testing.T) {
 		},
 		"unknown disclosure key": {
 			yaml: head + "disclosure:\n  epsilon: 1\n",
-			want: []string{`snodo.yaml:4:3: /disclosure/epsilon: unknown setting "epsilon"`, "allowed here: display_below, min_rate_denominator, mode"},
+			want: []string{`snodo.yaml:4:3: /disclosure/epsilon: unknown setting "epsilon"`, "allowed here: display_below, headline_share, min_rate_denominator, mode"},
 		},
 		"region URL not http": {
 			yaml: head + "federation:\n  region_url: ftp://region.example.org\n",

@@ -55,6 +55,7 @@ log:
 #   rho_year_cap: 1
 #   rho_annual: 3/4
 #   rho_quarterly: 1/16
+#   headline_share: 7/8    # of a release's ρ, for its totals
 #   threshold: 3
 #
 # The region hub the releases go to:

@@ -31,6 +31,17 @@ type Cell struct {
 	// so they form one table (sensitivity 1 over all of them) instead of
 	// one table per measure. Empty: the measure is a table of its own.
 	Partition string
+	// Within names the measure of the same indicator, version and
+	// breakdown whose households include this measure's: a rate's
+	// numerator is within its denominator. Both cells carry the same
+	// Partition, and the ledger noises the partition they stand for — the
+	// numerator and the rest of the denominator, a household being in
+	// exactly one of them — as one table: the numerator is published
+	// with noise e₁, the denominator as the true count plus e₁ + e₂ (the
+	// sum of the two noisy parts, post-processing that costs nothing).
+	// A rate then costs the ρ of one table instead of two, and its noise
+	// is smaller: see [PartitionRateNoise]. Only the noise mode uses it.
+	Within string
 }
 
 // codeText is what ids, dimension names, categories and measures may be:
@@ -142,4 +153,23 @@ func ParseEpoch(s string) (Epoch, error) {
 	}
 	q, _ := strconv.Atoi(m[2])
 	return Epoch{Name: s, Kind: "quarterly", Year: year, Quarter: q}, nil
+}
+
+// PartitionOf says how a measure of a catalogue indicator of the kind
+// (schemas.KindRatio, …) is released, for Cell.Partition and Cell.Within:
+// a binned indicator's bins partition its households (one table); a
+// ratio's numerator is within its denominator, the pair one partition
+// table (the numerator and the rest). Other measures are tables of their
+// own.
+func PartitionOf(kind, measure string) (partition, within string) {
+	switch kind {
+	case schemas.KindBinned:
+		return "bins", ""
+	case schemas.KindRatio:
+		if measure == "numerator" {
+			return "rate", "denominator"
+		}
+		return "rate", ""
+	}
+	return "", ""
 }

@@ -23,33 +23,50 @@ type RateEstimate struct {
 	Reason  string
 }
 
+// RateNoise is the noise on the two published counts of a rate: the
+// variance of each and their covariance. Use [Variance] of a release's σ²,
+// not σ² itself. A rate released as one partition table (the numerator and
+// the rest of the denominator noised separately, the denominator published
+// as their sum, see [Cell.Within]) has Num = v, Den = 2v, Cov = v for the
+// variance v of one cell; [PartitionRateNoise] says so. For sums of
+// published values over territories, add the territories' RateNoise.
+type RateNoise struct {
+	Num, Den, Cov float64
+}
+
+// PartitionRateNoise is the RateNoise of a rate released as one partition
+// table whose cells each have noise of variance v.
+func PartitionRateNoise(v float64) RateNoise { return RateNoise{Num: v, Den: 2 * v, Cov: v} }
+
+// Add returns the RateNoise of the sum of two independent rates' counts.
+func (n RateNoise) Add(o RateNoise) RateNoise {
+	return RateNoise{Num: n.Num + o.Num, Den: n.Den + o.Den, Cov: n.Cov + o.Cov}
+}
+
 // Rate estimates the rate num/den of two published noisy counts and its 95%
-// interval. noiseVarNum and noiseVarDen are the variances of the noise added
-// to each (use [Variance] of the release's σ², not σ² itself; for a sum of
-// published values over territories, the sum of their variances). A rate is
-// published only when the noisy denominator is at least minDenominator (and
-// at least 1).
+// interval, given the noise on them. A rate is published only when the
+// noisy denominator is at least minDenominator (and at least 1).
 //
 // # What the interval covers
 //
 // The interval is for the underlying rate p of which the true count is a
 // binomial sample: the true numerator X is Binomial(n, p) over the n
 // households of the denominator, and the published values are Y = X + E₁
-// and D = n + E₂, with E₁ and E₂ independent noise of mean 0 and the given
-// variances. It therefore combines sampling error and noise.
+// and D = n + E₂, with E₁ and E₂ noise of mean 0 and the given variances
+// v₁, v₂ and covariance c. It therefore combines sampling error and noise.
 //
 // # Method: a score interval with the noise folded in
 //
 // For the true p, Y − p·D = (X − p·n) + (E₁ − p·E₂) has mean 0 and variance
-// n·p(1−p) + v₁ + p²·v₂. The interval is the set of p in [0, 1] where
+// n·p(1−p) + v₁ − 2p·c + p²·v₂. The interval is the set of p in [0, 1] where
 //
-//	(Y − p·D)² ≤ z² · (D·p(1−p) + v₁ + p²·v₂),   z = 1.96,
+//	(Y − p·D)² ≤ z² · (D·p(1−p) + v₁ − 2p·c + p²·v₂),   z = 1.96,
 //
 // the unknown n replaced by D. It is the inversion of a score test, as the
 // Wilson interval is, and with no noise (v₁ = v₂ = 0) it is exactly the
 // Wilson score interval with n = D. It is solved in closed form: the bound
 // is a quadratic A·p² + B·p + C ≤ 0 with A = D² + z²·D − z²·v₂,
-// B = −(2·Y·D + z²·D), C = Y² − z²·v₁. Like Wilson's, and unlike the plain
+// B = −(2·Y·D + z²·D) + 2z²·c, C = Y² − z²·v₁. Like Wilson's, and unlike the plain
 // Wald interval p̂ ± z·se(p̂), it evaluates the variance at the p being
 // tested rather than at p̂, which is what keeps it from under-covering when
 // n is small or p near 0 or 1; like Fieller's interval for a ratio, it
@@ -61,8 +78,8 @@ type RateEstimate struct {
 //
 // Assumptions: the binomial model of the households and the normal
 // approximation of the score (the discrete Gaussian noise is symmetric and
-// very close to normal for σ² ≥ 1); independent noise on the two counts
-// (they are separate tables of a release); n ≈ D in the sampling variance.
+// very close to normal for σ² ≥ 1); the noise's variances and covariance
+// as given; n ≈ D in the sampling variance.
 // The region applies the interval to the values it receives, so it never
 // needs a true count. Simulated coverage is in interval_test.go and
 // BENCHMARKS.md.
@@ -79,11 +96,15 @@ type RateEstimate struct {
 // more than about 1.96 of its standard deviations), the interval shrinks
 // to the clipped rate. Low and High are widened if needed so that Rate
 // always lies within them.
-func Rate(num, den int64, noiseVarNum, noiseVarDen float64, minDenominator int64) RateEstimate {
-	for _, v := range []float64{noiseVarNum, noiseVarDen} {
+func Rate(num, den int64, noise RateNoise, minDenominator int64) RateEstimate {
+	for _, v := range []float64{noise.Num, noise.Den} {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 			return RateEstimate{Reason: fmt.Sprintf("invalid noise variance %v: it must be a finite number ≥ 0 (use Variance of the release's σ²)", v)}
 		}
+	}
+	// |c| ≤ √(v₁v₂) for any pair of random variables (Cauchy–Schwarz).
+	if c := noise.Cov; math.IsNaN(c) || math.IsInf(c, 0) || c*c > noise.Num*noise.Den*(1+1e-9) {
+		return RateEstimate{Reason: fmt.Sprintf("invalid noise covariance %v: its square cannot exceed the product of the variances %v and %v", c, noise.Num, noise.Den)}
 	}
 	minDen := max(minDenominator, 1)
 	if den < minDen {
@@ -100,9 +121,9 @@ func Rate(num, den int64, noiseVarNum, noiseVarDen float64, minDenominator int64
 		out.Reason = fmt.Sprintf("the noisy numerator %d is above the noisy denominator %d: the rate is shown as 1", num, den)
 	}
 	z2 := z95 * z95
-	a := d*d + z2*d - z2*noiseVarDen
-	b := -(2*y*d + z2*d)
-	c := y*y - z2*noiseVarNum
+	a := d*d + z2*d - z2*noise.Den
+	b := -(2*y*d + z2*d) + 2*z2*noise.Cov
+	c := y*y - z2*noise.Num
 	lo, hi, ok := quadraticBelowZero(a, b, c)
 	if !ok {
 		lo, hi = out.Rate, out.Rate

@@ -33,7 +33,9 @@ func seededSampler(seed byte) *disclosure.Sampler {
 // counted by the production path (federation.Preview builds the catalogue's
 // cells; an empty store still has every table, with zero counts).
 type releaseNoise struct {
-	Tables   int
+	Tables int
+	Plan   *disclosure.NoisePlan
+	// Sigma2 and Variance are a total's: what a headline rate gets.
 	Sigma2   *big.Rat
 	Variance float64 // of N_Z(0, σ²)
 }
@@ -78,11 +80,12 @@ func computeReleaseNoise() (map[string]releaseNoise, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := disclosure.Variance(p.Sigma2)
+		total := p.Noise.CellSigma2(nil)
+		v, err := disclosure.Variance(total)
 		if err != nil {
 			return nil, err
 		}
-		out[epoch] = releaseNoise{Tables: p.Preview.Tables, Sigma2: p.Sigma2, Variance: v}
+		out[epoch] = releaseNoise{Tables: p.Preview.Tables, Plan: p.Noise, Sigma2: total, Variance: v}
 	}
 	return out, nil
 }
@@ -98,7 +101,7 @@ func wilson(x, n float64) (lo, hi float64) {
 func TestRateWithoutNoiseIsWilson(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ x, n int64 }{{0, 20}, {1, 20}, {7, 20}, {20, 20}, {5, 50}, {31, 100}, {999, 1000}, {450, 1500}} {
-		got := disclosure.Rate(c.x, c.n, 0, 0, 20)
+		got := disclosure.Rate(c.x, c.n, disclosure.RateNoise{Num: 0, Den: 0}, 20)
 		lo, hi := wilson(float64(c.x), float64(c.n))
 		if !got.Published || got.Clipped {
 			t.Fatalf("%d/%d: not published or clipped: %+v", c.x, c.n, got)
@@ -112,9 +115,9 @@ func TestRateWithoutNoiseIsWilson(t *testing.T) {
 
 func TestRateNoiseWidensTheInterval(t *testing.T) {
 	t.Parallel()
-	prev := disclosure.Rate(30, 100, 0, 0, 20)
+	prev := disclosure.Rate(30, 100, disclosure.RateNoise{Num: 0, Den: 0}, 20)
 	for _, v := range []float64{1, 10, 100, 1000} {
-		got := disclosure.Rate(30, 100, v, v, 20)
+		got := disclosure.Rate(30, 100, disclosure.RateNoise{Num: v, Den: v}, 20)
 		if !(got.Low < prev.Low && got.High > prev.High) {
 			t.Errorf("noise variance %v: [%v, %v] does not contain the less noisy [%v, %v] strictly", v, got.Low, got.High, prev.Low, prev.High)
 		}
@@ -124,7 +127,7 @@ func TestRateNoiseWidensTheInterval(t *testing.T) {
 		prev = got
 	}
 	// Numerator noise alone widens it too.
-	if a, b := disclosure.Rate(30, 100, 0, 0, 20), disclosure.Rate(30, 100, 50, 0, 20); !(b.High-b.Low > a.High-a.Low) {
+	if a, b := disclosure.Rate(30, 100, disclosure.RateNoise{Num: 0, Den: 0}, 20), disclosure.Rate(30, 100, disclosure.RateNoise{Num: 50, Den: 0}, 20); !(b.High-b.Low > a.High-a.Low) {
 		t.Errorf("numerator noise did not widen: %+v vs %+v", b, a)
 	}
 }
@@ -141,7 +144,7 @@ func TestRateBelowMinimumDenominator(t *testing.T) {
 		{3, -4, 0, false},
 		{1, 1, 0, true},
 	} {
-		got := disclosure.Rate(c.num, c.den, 88, 88, c.min)
+		got := disclosure.Rate(c.num, c.den, disclosure.RateNoise{Num: 88, Den: 88}, c.min)
 		if got.Published != c.published {
 			t.Errorf("%d/%d, minimum %d: published %v, want %v (%+v)", c.num, c.den, c.min, got.Published, c.published, got)
 		}
@@ -154,10 +157,10 @@ func TestRateBelowMinimumDenominator(t *testing.T) {
 func TestRateInvalidVariance(t *testing.T) {
 	t.Parallel()
 	for _, v := range []float64{-1, math.NaN(), math.Inf(1)} {
-		if got := disclosure.Rate(10, 50, v, 1, 20); got.Published || !strings.Contains(got.Reason, "variance") {
+		if got := disclosure.Rate(10, 50, disclosure.RateNoise{Num: v, Den: 1}, 20); got.Published || !strings.Contains(got.Reason, "variance") {
 			t.Errorf("numerator variance %v: %+v", v, got)
 		}
-		if got := disclosure.Rate(10, 50, 1, v, 20); got.Published || !strings.Contains(got.Reason, "variance") {
+		if got := disclosure.Rate(10, 50, disclosure.RateNoise{Num: 1, Den: v}, 20); got.Published || !strings.Contains(got.Reason, "variance") {
 			t.Errorf("denominator variance %v: %+v", v, got)
 		}
 	}
@@ -167,12 +170,12 @@ func TestRateInvalidVariance(t *testing.T) {
 // interval that still reaches below 1 because the noise may explain it.
 func TestRateNumeratorAboveDenominator(t *testing.T) {
 	t.Parallel()
-	got := disclosure.Rate(60, 50, 102, 102, 20)
+	got := disclosure.Rate(60, 50, disclosure.RateNoise{Num: 102, Den: 102}, 20)
 	if !got.Published || !got.Clipped || got.Rate != 1 || got.High != 1 || !(got.Low < 0.9) || !strings.Contains(got.Reason, "above") {
 		t.Errorf("60/50 with noise: %+v", got)
 	}
 	// Without noise nothing explains it: the interval is the clipped rate.
-	got = disclosure.Rate(60, 50, 0, 0, 20)
+	got = disclosure.Rate(60, 50, disclosure.RateNoise{Num: 0, Den: 0}, 20)
 	if !got.Published || !got.Clipped || got.Rate != 1 || got.Low != 1 || got.High != 1 {
 		t.Errorf("60/50 without noise: %+v", got)
 	}
@@ -180,13 +183,13 @@ func TestRateNumeratorAboveDenominator(t *testing.T) {
 
 func TestRateNegativeNumerator(t *testing.T) {
 	t.Parallel()
-	got := disclosure.Rate(-4, 50, 102, 102, 20)
+	got := disclosure.Rate(-4, 50, disclosure.RateNoise{Num: 102, Den: 102}, 20)
 	if !got.Published || !got.Clipped || got.Rate != 0 || got.Low != 0 || !(got.High > 0.1) || !strings.Contains(got.Reason, "below 0") {
 		t.Errorf("-4/50: %+v", got)
 	}
 	// -40 is four noise standard deviations below 0: no p in [0, 1] is
 	// consistent with it, and the interval shrinks to the clipped rate.
-	got = disclosure.Rate(-40, 50, 102, 102, 20)
+	got = disclosure.Rate(-40, 50, disclosure.RateNoise{Num: 102, Den: 102}, 20)
 	if !got.Published || !got.Clipped || got.Rate != 0 || got.Low != 0 || got.High != 0 {
 		t.Errorf("-40/50: %+v", got)
 	}
@@ -196,12 +199,12 @@ func TestRateNegativeNumerator(t *testing.T) {
 // consistent rates is unbounded and the interval is all of [0, 1].
 func TestRateUnboundedIsWholeRange(t *testing.T) {
 	t.Parallel()
-	got := disclosure.Rate(10, 20, 200, 200, 20)
+	got := disclosure.Rate(10, 20, disclosure.RateNoise{Num: 200, Den: 200}, 20)
 	if !got.Published || got.Rate != 0.5 || got.Low != 0 || got.High != 1 {
 		t.Errorf("10/20 with noise variance 200: %+v, want rate 0.5 in [0, 1]", got)
 	}
 	// Same counts, light noise: a proper interval again.
-	if got := disclosure.Rate(10, 20, 5, 5, 20); !(got.Low > 0 && got.High < 1) {
+	if got := disclosure.Rate(10, 20, disclosure.RateNoise{Num: 5, Den: 5}, 20); !(got.Low > 0 && got.High < 1) {
 		t.Errorf("10/20 with noise variance 5: %+v, want an interval inside (0, 1)", got)
 	}
 }
@@ -213,7 +216,7 @@ func TestRateIntervalNarrowsAsOneOverRootN(t *testing.T) {
 	for _, v := range []float64{0, 102} {
 		prev := 0.0
 		for _, n := range []int64{10_000, 40_000, 160_000, 640_000} {
-			r := disclosure.Rate(3*n/10, n, v, v, 20)
+			r := disclosure.Rate(3*n/10, n, disclosure.RateNoise{Num: v, Den: v}, 20)
 			w := r.High - r.Low
 			if prev != 0 {
 				if ratio := prev / w; math.Abs(ratio-2) > 0.05 {
@@ -225,19 +228,39 @@ func TestRateIntervalNarrowsAsOneOverRootN(t *testing.T) {
 	}
 }
 
+// TestDefaultReleaseTables checks how the default settings split the ρ of
+// a real release: the annual release gives its totals 7/8 of its 3/4
+// (their own σ²) and the breakdowns the rest; a quarterly release is
+// totals only, one σ² = tables/(2ρ). Rates are one partition table.
 func TestDefaultReleaseTables(t *testing.T) {
 	t.Parallel()
 	rn := defaultReleaseNoise(t)
 	set := disclosure.DefaultSettings()
-	for epoch, rho := range map[string]*big.Rat{"2025": set.AnnualRho, "2025-Q1": set.QuarterlyRho} {
-		n := rn[epoch]
-		// σ² = tables / (2ρ), as the ledger splits ρ over tables.
-		want := new(big.Rat).Quo(big.NewRat(int64(n.Tables), 1), new(big.Rat).Mul(rho, big.NewRat(2, 1)))
-		if n.Tables < 2 || n.Sigma2.Cmp(want) != 0 || math.Abs(n.Variance-float64(n.Tables)/(2*ratFloat(rho))) > 1e-6 {
-			t.Errorf("%s: %d tables, σ² %s (variance %v), want tables/(2ρ) = %s", epoch, n.Tables, n.Sigma2.RatString(), n.Variance, want.RatString())
-		}
-		t.Logf("%s: %d tables, σ² = %s, noise sd %.2f", epoch, n.Tables, n.Sigma2.RatString(), math.Sqrt(n.Variance))
+	tierSigma2 := func(tables int, rho *big.Rat) *big.Rat {
+		return new(big.Rat).Quo(big.NewRat(int64(tables), 1), new(big.Rat).Mul(rho, big.NewRat(2, 1)))
 	}
+	annual := rn["2025"]
+	h := annual.Plan.Headline
+	if h == nil {
+		t.Fatalf("the annual release has no headline tier: %+v", annual.Plan)
+	}
+	headRho := new(big.Rat).Mul(set.AnnualRho, set.HeadlineShare)
+	restRho := new(big.Rat).Sub(set.AnnualRho, headRho)
+	if h.Sigma2.Cmp(tierSigma2(h.Tables, headRho)) != 0 || annual.Plan.Sigma2.Cmp(tierSigma2(annual.Tables-h.Tables, restRho)) != 0 {
+		t.Errorf("annual: totals %d tables σ² %s, breakdowns %d tables σ² %s: not tables/(2ρ) of their tiers (ρ %s and %s)",
+			h.Tables, h.Sigma2.RatString(), annual.Tables-h.Tables, annual.Plan.Sigma2.RatString(), headRho.RatString(), restRho.RatString())
+	}
+	if annual.Plan.Rho().Cmp(set.AnnualRho) != 0 || !annual.Plan.RatePartition || annual.Sigma2 != h.Sigma2 {
+		t.Errorf("annual: the plan spends ρ %s (want %s), rate partition %v", annual.Plan.Rho().RatString(), set.AnnualRho.RatString(), annual.Plan.RatePartition)
+	}
+	t.Logf("2025: %d tables; totals %d tables σ² = %s (sd %.2f); breakdowns %d tables σ² = %s", annual.Tables, h.Tables, h.Sigma2.RatString(),
+		math.Sqrt(annual.Variance), annual.Tables-h.Tables, annual.Plan.Sigma2.RatString())
+
+	q := rn["2025-Q1"]
+	if q.Plan.Headline != nil || q.Sigma2.Cmp(tierSigma2(q.Tables, set.QuarterlyRho)) != 0 || q.Plan.Rho().Cmp(set.QuarterlyRho) != 0 {
+		t.Errorf("2025-Q1: %d tables, plan %+v: want totals only with σ² = tables/(2ρ)", q.Tables, q.Plan)
+	}
+	t.Logf("2025-Q1: %d tables, σ² = %s, noise sd %.2f", q.Tables, q.Sigma2.RatString(), math.Sqrt(q.Variance))
 }
 
 func ratFloat(r *big.Rat) float64 {
@@ -264,7 +287,7 @@ func binomial(r *mrand.Rand, n int64, p float64) int64 {
 // noise, and the interval of the published rate must cover p 95% of the
 // time (PRIVACY.md goal 3: 94–96%). Each grid point has 4000 draws
 // (standard error 0.34 points) and must lie in [0.93, 0.97]; the pooled
-// coverage (192 000 draws, standard error 0.05 points) in [0.94, 0.96].
+// coverage (320 000 draws, standard error 0.04 points) in [0.94, 0.96].
 // Coverage counts published rates only (noisy denominator at least 20).
 // The same draws must reject a Wald interval somewhere, so that the test
 // is known to be sharp enough to catch an under-covering method.
@@ -279,19 +302,35 @@ func TestRateCoverage(t *testing.T) {
 	var pooledIn, pooledN, withheld int
 	minWald := 1.0
 	seed := byte(1)
-	// The default releases, and a light noise (σ² = 2, a table given
-	// ρ = 1/4) where sampling error dominates and a Wald-type interval
-	// would under-cover.
-	light, err := disclosure.Variance(big.NewRat(2, 1))
-	if err != nil {
-		t.Fatal(err)
+	// The default releases' totals and breakdowns, and a light noise
+	// (σ² = 2, a table given ρ = 1/4) where sampling error dominates and
+	// a Wald-type interval would under-cover; rates as one partition
+	// table (what the ledger publishes), and once with independent noise
+	// on the two counts (the rounding mode, older envelopes).
+	type config struct {
+		name      string
+		sigma2    *big.Rat
+		partition bool
 	}
-	rn["light σ²=2"] = releaseNoise{Sigma2: big.NewRat(2, 1), Variance: light}
-	for _, epoch := range []string{"2025", "2025-Q1", "light σ²=2"} {
-		noise := rn[epoch]
-		g, err := disclosure.NewGaussian(noise.Sigma2)
+	configs := []config{
+		{"2025 totals", rn["2025"].Sigma2, true},
+		{"2025 breakdowns", rn["2025"].Plan.Sigma2, true},
+		{"2025-Q1", rn["2025-Q1"].Sigma2, true},
+		{"light σ²=2", big.NewRat(2, 1), true},
+		{"light σ²=2 independent", big.NewRat(2, 1), false},
+	}
+	for _, c := range configs {
+		g, err := disclosure.NewGaussian(c.sigma2)
 		if err != nil {
 			t.Fatal(err)
+		}
+		v, err := disclosure.Variance(c.sigma2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noise := disclosure.RateNoise{Num: v, Den: v}
+		if c.partition {
+			noise = disclosure.PartitionRateNoise(v)
 		}
 		for _, n := range []int64{50, 100, 300, 1000} {
 			for _, p := range []float64{0.1, 0.3, 0.5, 0.8} {
@@ -309,7 +348,13 @@ func TestRateCoverage(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					est := disclosure.Rate(x+e1, n+e2, noise.Variance, noise.Variance, minDen)
+					// Partition: the numerator gets e1, the rest e2, and
+					// the denominator is their sum.
+					y, d := x+e1, n+e2
+					if c.partition {
+						d = n + e1 + e2
+					}
+					est := disclosure.Rate(y, d, noise, minDen)
 					if !est.Published {
 						continue
 					}
@@ -319,17 +364,17 @@ func TestRateCoverage(t *testing.T) {
 					}
 					// The Wald interval with the noise's delta-method
 					// variance, for comparison only.
-					d, ph := float64(n+e2), float64(x+e1)/float64(n+e2)
-					se := math.Sqrt(max(ph*(1-ph), 0)/d + (noise.Variance+ph*ph*noise.Variance)/(d*d))
+					df, ph := float64(d), float64(y)/float64(d)
+					se := math.Sqrt(max(ph*(1-ph), 0)/df + (noise.Num-2*ph*noise.Cov+ph*ph*noise.Den)/(df*df))
 					if math.Abs(ph-p) <= z*se {
 						wald++
 					}
 				}
 				cov := float64(in) / float64(published)
 				minWald = min(minWald, float64(wald)/float64(published))
-				t.Logf("%-7s n=%4d p=%.1f: coverage %.4f (Wald %.4f), %d of %d published", epoch, n, p, cov, float64(wald)/float64(published), published, draws)
+				t.Logf("%-22s n=%4d p=%.1f: coverage %.4f (Wald %.4f), %d of %d published", c.name, n, p, cov, float64(wald)/float64(published), published, draws)
 				if cov < 0.93 || cov > 0.97 {
-					t.Errorf("%s n=%d p=%.1f: coverage %.4f outside [0.93, 0.97] over %d published rates", epoch, n, p, cov, published)
+					t.Errorf("%s n=%d p=%.1f: coverage %.4f outside [0.93, 0.97] over %d published rates", c.name, n, p, cov, published)
 				}
 				pooledIn += in
 				pooledN += published

@@ -73,12 +73,12 @@ type Release struct {
 	Revision         int
 	CatalogueVersion string
 	Settings         Settings
-	Mechanism        string   // "discrete-gaussian" or "rounding"
-	Sigma2           *big.Rat // the noise's σ²; nil in the rounding mode
-	Tables           int      // tables the ρ was split over, each with L2 sensitivity 1
-	Rho              *big.Rat // spent by this release
-	RhoCumulative    *big.Rat // spent in the reporting year up to and including it
-	RhoCap           *big.Rat // the year's cap
+	Mechanism        string     // "discrete-gaussian" or "rounding"
+	Noise            *NoisePlan // the noise's σ² per tier; nil in the rounding mode
+	Tables           int        // tables the ρ was split over, each with L2 sensitivity 1
+	Rho              *big.Rat   // spent by this release
+	RhoCumulative    *big.Rat   // spent in the reporting year up to and including it
+	RhoCap           *big.Rat   // the year's cap
 	CreatedAt        time.Time
 	Cells            []PublishedCell
 	Envelope         []byte // the signed envelope, once made
@@ -239,8 +239,12 @@ func (l *Ledger) Release(ctx context.Context, req Request) (*Release, error) {
 			Tables: p.tables, Settings: settingsJSON,
 			Rho: rho.RatString(), RhoCumulative: total.RatString(), RhoCap: l.settings.YearCap.RatString(),
 		}
-		if p.sigma2 != nil {
-			sr.Sigma2 = p.sigma2.RatString()
+		if p.plan != nil {
+			sr.Sigma2 = p.plan.Sigma2.RatString()
+			if h := p.plan.Headline; h != nil {
+				sr.HeadlineTables, sr.HeadlineSigma2 = h.Tables, h.Sigma2.RatString()
+			}
+			sr.RatePartition = p.plan.RatePartition
 		}
 		sr.Cells = make([]store.ReleaseCell, len(p.cells))
 		for i, c := range p.cells {
@@ -291,6 +295,9 @@ func checkRequest(req Request) error {
 		}
 		keys[k] = true
 	}
+	if _, err := nestedPairs(req.Cells); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -305,6 +312,7 @@ type Preview struct {
 	Rho      *big.Rat
 	Budget   Budget
 	Tables   int
+	Noise    *NoisePlan    // the σ² the release would have; nil in the rounding mode
 	Cells    []PreviewCell // in release order
 }
 
@@ -363,6 +371,11 @@ func (l *Ledger) Preview(ctx context.Context, req Request) (*Preview, error) {
 	// The pattern does not depend on the noise.
 	pr := protectPattern(set, req.Cells, carried, set.Mode == ModeRounding)
 	p.Tables = pr.tables
+	if set.Mode == ModeNoise {
+		if p.Noise, err = planNoise(set, p.Rho, req.Cells); err != nil {
+			return nil, fmt.Errorf("disclosure: preview %s: %w", name, err)
+		}
+	}
 	p.Cells = make([]PreviewCell, len(pr.cells))
 	for i, c := range pr.cells {
 		p.Cells[i] = PreviewCell{Indicator: c.Indicator, Version: c.Version, Breakdown: c.Breakdown, Measure: c.Measure, Suppressed: c.Suppressed}
@@ -383,8 +396,15 @@ func fromStore(sr *store.Release) (*Release, error) {
 	r.Mechanism = "rounding"
 	if sr.Sigma2 != "" {
 		r.Mechanism = "discrete-gaussian"
-		if r.Sigma2, err = ParseRat(sr.Sigma2); err != nil {
+		r.Noise = &NoisePlan{Tables: sr.Tables, RatePartition: sr.RatePartition}
+		if r.Noise.Sigma2, err = ParseRat(sr.Sigma2); err != nil {
 			return nil, fmt.Errorf("stored release %s revision %d: σ²: %w", sr.Epoch, sr.Revision, err)
+		}
+		if sr.HeadlineSigma2 != "" {
+			r.Noise.Headline = &Tier{Tables: sr.HeadlineTables}
+			if r.Noise.Headline.Sigma2, err = ParseRat(sr.HeadlineSigma2); err != nil {
+				return nil, fmt.Errorf("stored release %s revision %d: headline σ²: %w", sr.Epoch, sr.Revision, err)
+			}
 		}
 	}
 	for _, f := range []struct {

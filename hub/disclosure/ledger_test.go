@@ -68,9 +68,14 @@ func TestReleaseNoise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two tables (total, by sex) share ρ = 1/16: σ² = 2/(2·1/16) = 16.
-	if r.Tables != 2 || r.Sigma2.Cmp(big.NewRat(16, 1)) != 0 || r.Mechanism != "discrete-gaussian" {
-		t.Errorf("tables %d, σ² %v, mechanism %s; want 2, 16, discrete-gaussian", r.Tables, r.Sigma2, r.Mechanism)
+	// Two tables (total, by sex) share ρ = 1/16, the total 7/8 of it:
+	// σ² = 1/(2·7/128) = 64/7 for the total, 1/(2·1/128) = 64 by sex.
+	if r.Tables != 2 || r.Mechanism != "discrete-gaussian" || r.Noise == nil || r.Noise.Headline == nil ||
+		r.Noise.Headline.Tables != 1 || r.Noise.Headline.Sigma2.Cmp(big.NewRat(64, 7)) != 0 || r.Noise.Sigma2.Cmp(big.NewRat(64, 1)) != 0 {
+		t.Errorf("tables %d, mechanism %s, noise %+v; want 2 tables, discrete-gaussian, σ² 64/7 for the total and 64 by sex", r.Tables, r.Mechanism, r.Noise)
+	}
+	if r.Noise.Rho().Cmp(r.Rho) != 0 {
+		t.Errorf("the plan spends ρ = %v, the ledger %v", r.Noise.Rho(), r.Rho)
 	}
 	if r.Rho.Cmp(big.NewRat(1, 16)) != 0 || r.RhoCumulative.Cmp(big.NewRat(1, 16)) != 0 || r.RhoCap.Cmp(big.NewRat(1, 1)) != 0 {
 		t.Errorf("ρ %v, cumulative %v, cap %v", r.Rho, r.RhoCumulative, r.RhoCap)
@@ -268,7 +273,7 @@ func TestSettingsJSON(t *testing.T) {
 		}
 	}
 	b, _ := DefaultSettings().MarshalJSON()
-	want := `{"display_below":10,"min_rate_denominator":20,"mode":"noise","rho_annual":"3/4","rho_quarterly":"1/16","rho_year_cap":"1","rounding_base":5,"threshold":3}`
+	want := `{"display_below":10,"headline_share":"7/8","min_rate_denominator":20,"mode":"noise","rho_annual":"3/4","rho_quarterly":"1/16","rho_year_cap":"1","rounding_base":5,"threshold":3}`
 	if string(b) != want {
 		t.Errorf("settings JSON\n got %s\nwant %s", b, want)
 	}

@@ -11,7 +11,7 @@ import (
 // protected is a release computed from true counts, before it is stored.
 type protected struct {
 	cells  []PublishedCell
-	sigma2 *big.Rat // nil in the rounding mode
+	plan   *NoisePlan // nil in the rounding mode
 	tables int
 }
 
@@ -19,9 +19,10 @@ type protected struct {
 //
 // Both modes first suppress every cell whose true count is under the
 // threshold. The noise mode then adds discrete Gaussian noise to every other
-// cell, zeros included: ρ is split evenly over the tables of the release
-// (zCDP composes by addition), so each table of L2 sensitivity 1 gets
-// ρ/tables and every cell the same σ² = tables/(2ρ). The rounding mode
+// cell, zeros included: ρ is split over the tables of the release (zCDP
+// composes by addition) as planNoise says, each table of L2 sensitivity 1
+// getting its tier's ρ/tables and every cell of the tier the same
+// σ² = tables/(2ρ). The rounding mode
 // instead suppresses the cells suppressed in earlier rounding releases
 // (carried, the pattern carried forward), adds complementary suppressions
 // until no suppressed cell can be derived from its margins, and rounds
@@ -33,30 +34,18 @@ func protect(s *Sampler, set Settings, rho *big.Rat, in []Cell, carried map[stri
 	p, cells, suppressed := pattern(set, in, carried, set.Mode == ModeRounding)
 	switch set.Mode {
 	case ModeNoise:
-		perTable := new(big.Rat).Quo(rho, big.NewRat(int64(p.tables), 1))
-		sigma2, err := SigmaSquaredForRho(perTable)
+		plan, err := planNoise(set, rho, cells)
 		if err != nil {
 			return nil, err
 		}
-		p.sigma2 = sigma2
-		var counts []int64
-		for i, c := range cells {
-			if !suppressed[i] {
-				counts = append(counts, c.Count)
-			}
-		}
-		if s == nil {
-			s = NewSampler(nil)
-		}
-		noisy, err := s.Noise(counts, perTable)
+		p.plan = plan
+		values, err := drawNoise(s, plan, cells, suppressed)
 		if err != nil {
 			return nil, err
 		}
-		j := 0
 		for i := range cells {
 			if !suppressed[i] {
-				p.cells[i].Value = noisy[j]
-				j++
+				p.cells[i].Value = values[i]
 			}
 		}
 
@@ -74,6 +63,68 @@ func protect(s *Sampler, set Settings, rho *big.Rat, in []Cell, carried map[stri
 		return nil, fmt.Errorf("unknown disclosure mode %q", set.Mode)
 	}
 	return p, nil
+}
+
+// drawNoise returns the published value of every cell that is not
+// suppressed: its true count plus discrete Gaussian noise of its tier's
+// σ². A cell within another (Cell.Within) is one part of a partition and
+// the other part is the rest, parent − child: each part gets its own
+// noise, and the parent is published as the sum of the two noisy parts.
+// The child's noise is drawn even when only the parent is published.
+func drawNoise(s *Sampler, plan *NoisePlan, cells []Cell, suppressed []bool) ([]int64, error) {
+	pairs, err := nestedPairs(cells)
+	if err != nil {
+		return nil, err
+	}
+	child := make(map[int]int, len(pairs))
+	for c, parent := range pairs {
+		child[parent] = c
+	}
+	// own is the count a cell's own draw is added to; need says it is drawn.
+	own := make([]int64, len(cells))
+	need := make([]bool, len(cells))
+	for i, c := range cells {
+		own[i], need[i] = c.Count, !suppressed[i]
+		if k, ok := child[i]; ok {
+			own[i] = c.Count - cells[k].Count
+		}
+	}
+	for c, parent := range pairs {
+		need[c] = need[c] || !suppressed[parent]
+	}
+	if s == nil {
+		s = NewSampler(nil)
+	}
+	noisy := make([]int64, len(cells))
+	for _, total := range []bool{true, false} {
+		var idx []int
+		var counts []int64
+		for i, c := range cells {
+			if need[i] && (len(c.Breakdown) == 0) == total {
+				idx = append(idx, i)
+				counts = append(counts, own[i])
+			}
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		// σ² = 1/(2ρ) per table: the sampler takes the ρ of one table.
+		perTable, err := RhoForSigmaSquared(plan.tierSigma2(total))
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.Noise(counts, perTable)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range idx {
+			noisy[i] = out[j]
+		}
+	}
+	for parent, c := range child {
+		noisy[parent] += noisy[c]
+	}
+	return noisy, nil
 }
 
 // protectPattern is the suppression pattern of protect, without values.

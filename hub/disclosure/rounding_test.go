@@ -41,8 +41,8 @@ func TestRoundingComplementarySuppression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Mechanism != "rounding" || r.Sigma2 != nil || r.Rho.Sign() != 0 {
-		t.Errorf("rounding release: mechanism %s σ² %v ρ %v", r.Mechanism, r.Sigma2, r.Rho)
+	if r.Mechanism != "rounding" || r.Noise != nil || r.Rho.Sign() != 0 {
+		t.Errorf("rounding release: mechanism %s noise %v ρ %v", r.Mechanism, r.Noise, r.Rho)
 	}
 	got := suppressedSet(r)
 	want := map[string]bool{`requested{"age":"45-64"}`: true, `requested{"age":"30-44"}`: true}

@@ -38,6 +38,15 @@ type Settings struct {
 	AnnualRho    *big.Rat
 	QuarterlyRho *big.Rat
 
+	// HeadlineShare is the share of a release's ρ given to its totals (the
+	// headline figures regional bodies compare) when the release also has
+	// breakdowns, as an annual release does: the totals' tables split
+	// ρ·HeadlineShare, the breakdowns' tables the rest, so a total gets
+	// far less noise than an even split would give it. 0 splits the ρ
+	// evenly over all tables. Default 7/8 (PRIVACY.md goal 3: see
+	// docs/design-documents/20261122-headline-accuracy.md).
+	HeadlineShare *big.Rat
+
 	// Threshold: a cell whose true count is below it is suppressed before
 	// any noise or rounding (3 with noise, the Sistan minimum; 10 in the
 	// rounding mode).
@@ -57,14 +66,16 @@ type Settings struct {
 
 // DefaultSettings returns the default settings of PRIVACY.md: discrete
 // Gaussian noise, ρ = 1 per year (3/4 annual, 1/16 for each of the four
-// quarterly releases), threshold 3, "<10" display, rates when the
-// denominator is at least 20, public views rounded to 5.
+// quarterly releases), 7/8 of a release's ρ for its totals, threshold 3,
+// "<10" display, rates when the denominator is at least 20, public views
+// rounded to 5.
 func DefaultSettings() Settings {
 	return Settings{
 		Mode:               ModeNoise,
 		YearCap:            big.NewRat(1, 1),
 		AnnualRho:          big.NewRat(3, 4),
 		QuarterlyRho:       big.NewRat(1, 16),
+		HeadlineShare:      big.NewRat(7, 8),
 		Threshold:          3,
 		DisplayBelow:       10,
 		MinRateDenominator: 20,
@@ -99,6 +110,9 @@ func (s Settings) Validate() error {
 			return fmt.Errorf("disclosure settings: the %s %s exceeds the year cap %s", r.name, r.v.RatString(), s.YearCap.RatString())
 		}
 	}
+	if s.HeadlineShare == nil || s.HeadlineShare.Sign() < 0 || s.HeadlineShare.Cmp(big.NewRat(1, 1)) >= 0 {
+		return fmt.Errorf("disclosure settings: the headline share must be at least 0 and below 1 (the breakdowns need some ρ), got %v", s.HeadlineShare)
+	}
 	if s.Threshold < 1 {
 		return fmt.Errorf("disclosure settings: the threshold must be at least 1, got %d", s.Threshold)
 	}
@@ -118,6 +132,7 @@ type settingsJSON struct {
 	RhoYearCap         string `json:"rho_year_cap"`
 	RhoAnnual          string `json:"rho_annual"`
 	RhoQuarterly       string `json:"rho_quarterly"`
+	HeadlineShare      string `json:"headline_share"`
 	Threshold          int64  `json:"threshold"`
 	DisplayBelow       int64  `json:"display_below"`
 	MinRateDenominator int64  `json:"min_rate_denominator"`
@@ -136,6 +151,7 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 		"rho_year_cap":         s.YearCap.RatString(),
 		"rho_annual":           s.AnnualRho.RatString(),
 		"rho_quarterly":        s.QuarterlyRho.RatString(),
+		"headline_share":       s.HeadlineShare.RatString(),
 		"threshold":            s.Threshold,
 		"display_below":        s.DisplayBelow,
 		"min_rate_denominator": s.MinRateDenominator,
@@ -143,7 +159,8 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 	})
 }
 
-// UnmarshalJSON reads what MarshalJSON writes.
+// UnmarshalJSON reads what MarshalJSON writes. Settings stored before the
+// headline share existed have none: they split ρ evenly (share 0).
 func (s *Settings) UnmarshalJSON(b []byte) error {
 	var j settingsJSON
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -152,11 +169,15 @@ func (s *Settings) UnmarshalJSON(b []byte) error {
 	var out Settings
 	out.Mode = j.Mode
 	var err error
+	if j.HeadlineShare == "" {
+		j.HeadlineShare = "0"
+	}
 	for _, r := range []struct {
 		dst  **big.Rat
 		text string
 		name string
-	}{{&out.YearCap, j.RhoYearCap, "rho_year_cap"}, {&out.AnnualRho, j.RhoAnnual, "rho_annual"}, {&out.QuarterlyRho, j.RhoQuarterly, "rho_quarterly"}} {
+	}{{&out.YearCap, j.RhoYearCap, "rho_year_cap"}, {&out.AnnualRho, j.RhoAnnual, "rho_annual"}, {&out.QuarterlyRho, j.RhoQuarterly, "rho_quarterly"},
+		{&out.HeadlineShare, j.HeadlineShare, "headline_share"}} {
 		if *r.dst, err = ParseRat(r.text); err != nil {
 			return fmt.Errorf("disclosure settings: %s: %w", r.name, err)
 		}

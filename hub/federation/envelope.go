@@ -72,8 +72,12 @@ type Part struct {
 	Revision  int    `json:"revision"`
 	SHA256    string `json:"sha256"` // hex, of the envelope's bytes
 	Mechanism string `json:"mechanism"`
-	Sigma2    string `json:"sigma2,omitempty"`
-	RhoSpent  string `json:"rho_spent"`
+	// Sigma2, HeadlineSigma2 and Rates are the part's noise as its
+	// envelope's Noise states it.
+	Sigma2         string `json:"sigma2,omitempty"`
+	HeadlineSigma2 string `json:"headline_sigma2,omitempty"`
+	Rates          string `json:"rates,omitempty"`
+	RhoSpent       string `json:"rho_spent"`
 }
 
 // Disclosure are the territory's disclosure settings used for the release
@@ -83,6 +87,7 @@ type Disclosure struct {
 	RhoYearCap         string `json:"rho_year_cap"`
 	RhoAnnual          string `json:"rho_annual"`
 	RhoQuarterly       string `json:"rho_quarterly"`
+	HeadlineShare      string `json:"headline_share,omitempty"`
 	Threshold          int64  `json:"threshold"`
 	DisplayBelow       int64  `json:"display_below"`
 	MinRateDenominator int64  `json:"min_rate_denominator"`
@@ -90,13 +95,28 @@ type Disclosure struct {
 }
 
 // Noise describes the mechanism: "discrete-gaussian" with σ², or
-// "rounding" (no noise, ρ = 0). ρ = Tables / (2 σ²).
+// "rounding" (no noise, ρ = 0). ρ = Tables / (2 σ²); with a Headline
+// tier, ρ = (Tables − Headline.Tables)/(2 σ²) + Headline.Tables/(2 σ²ₕ),
+// σ² being the breakdowns' and σ²ₕ the totals'. Rates is RatesPartition
+// when rates were noised as one partition table (disclosure.Cell.Within).
 type Noise struct {
-	Mechanism string `json:"mechanism"`
-	Sigma2    string `json:"sigma2,omitempty"`
-	Rho       string `json:"rho"`
-	Tables    int    `json:"tables"`
+	Mechanism string    `json:"mechanism"`
+	Sigma2    string    `json:"sigma2,omitempty"`
+	Headline  *Headline `json:"headline,omitempty"`
+	Rates     string    `json:"rates,omitempty"`
+	Rho       string    `json:"rho"`
+	Tables    int       `json:"tables"`
 }
+
+// Headline is the totals' tier of an envelope's noise.
+type Headline struct {
+	Tables int    `json:"tables"`
+	Sigma2 string `json:"sigma2"`
+}
+
+// RatesPartition is Noise.Rates for rates noised as one partition table:
+// Var(denominator) = 2 Var(numerator), Cov = Var(numerator).
+const RatesPartition = "partition"
 
 // Budget is the release's line of the reporting year's ledger.
 type Budget struct {
@@ -159,15 +179,21 @@ func Build(r *disclosure.Release, src Source) (*Envelope, error) {
 		SoftwareVersion:  src.SoftwareVersion,
 		Disclosure: Disclosure{
 			Mode: string(s.Mode), RhoYearCap: s.YearCap.RatString(), RhoAnnual: s.AnnualRho.RatString(),
-			RhoQuarterly: s.QuarterlyRho.RatString(), Threshold: s.Threshold, DisplayBelow: s.DisplayBelow,
+			RhoQuarterly: s.QuarterlyRho.RatString(), HeadlineShare: s.HeadlineShare.RatString(), Threshold: s.Threshold, DisplayBelow: s.DisplayBelow,
 			MinRateDenominator: s.MinRateDenominator, RoundingBase: s.RoundingBase,
 		},
 		Noise:  Noise{Mechanism: r.Mechanism, Rho: r.Rho.RatString(), Tables: r.Tables},
 		Budget: Budget{Year: r.Epoch.Year, RhoSpent: r.Rho.RatString(), RhoCumulative: r.RhoCumulative.RatString(), RhoCap: r.RhoCap.RatString()},
 		Cells:  make([]Cell, len(r.Cells)),
 	}
-	if r.Sigma2 != nil {
-		e.Noise.Sigma2 = r.Sigma2.RatString()
+	if n := r.Noise; n != nil {
+		e.Noise.Sigma2 = n.Sigma2.RatString()
+		if n.Headline != nil {
+			e.Noise.Headline = &Headline{Tables: n.Headline.Tables, Sigma2: n.Headline.Sigma2.RatString()}
+		}
+		if n.RatePartition {
+			e.Noise.Rates = RatesPartition
+		}
 	}
 	for i, c := range r.Cells {
 		b := c.Breakdown
@@ -445,10 +471,22 @@ func checkContent(e *Envelope) error {
 		if sigma2.Sign() <= 0 {
 			return &ContentError{"/noise/sigma2", "must be positive"}
 		}
-		// ρ = tables / (2σ²)
-		want := new(big.Rat).Quo(big.NewRat(int64(e.Noise.Tables), 1), new(big.Rat).Mul(sigma2, big.NewRat(2, 1)))
-		if want.Cmp(noiseRho) != 0 {
-			return &ContentError{"/noise/rho", "is not tables / (2 σ²) for the σ² and tables given"}
+		plan := disclosure.NoisePlan{Tables: e.Noise.Tables, Sigma2: sigma2}
+		if h := e.Noise.Headline; h != nil {
+			hs, err := rat("/noise/headline/sigma2", h.Sigma2)
+			if err != nil {
+				return err
+			}
+			if hs.Sign() <= 0 {
+				return &ContentError{"/noise/headline/sigma2", "must be positive"}
+			}
+			if h.Tables >= e.Noise.Tables {
+				return &ContentError{"/noise/headline/tables", "must be fewer than /noise/tables: the breakdowns' tables are the rest"}
+			}
+			plan.Headline = &disclosure.Tier{Tables: h.Tables, Sigma2: hs}
+		}
+		if plan.Rho().Cmp(noiseRho) != 0 {
+			return &ContentError{"/noise/rho", "is not what the tables and σ² given spend: tables / (2 σ²), or with headline (tables − headline.tables) / (2 σ²) + headline.tables / (2 headline.sigma2)"}
 		}
 	case "rounding":
 		if e.Disclosure.Mode != string(disclosure.ModeRounding) {
@@ -487,6 +525,14 @@ func checkRegionContent(e *Envelope, spent *big.Rat, rat func(ptr, s string) (*b
 		}
 		if (p.Mechanism == "discrete-gaussian") != (p.Sigma2 != "") {
 			return &ContentError{ptr + "/sigma2", "is given exactly when the part added discrete Gaussian noise"}
+		}
+		if p.Sigma2 == "" && (p.HeadlineSigma2 != "" || p.Rates != "") {
+			return &ContentError{ptr, "headline_sigma2 and rates describe noise: they need sigma2"}
+		}
+		if p.HeadlineSigma2 != "" {
+			if _, err := rat(ptr+"/headline_sigma2", p.HeadlineSigma2); err != nil {
+				return err
+			}
 		}
 		if p.Sigma2 != "" {
 			if _, err := rat(ptr+"/sigma2", p.Sigma2); err != nil {

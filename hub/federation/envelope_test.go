@@ -380,12 +380,21 @@ func TestInconsistentContentRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for want, f := range map[string]func(m map[string]any){
-		"/budget/rho_cumulative": func(m map[string]any) { at(m, "budget")["rho_cumulative"] = "17/16" }, // over the cap
-		"/noise/rho":             func(m map[string]any) { at(m, "noise")["sigma2"] = "1" },              // ρ ≠ tables/(2σ²)
-		"/epoch_kind":            func(m map[string]any) { m["epoch_kind"] = "annual" },
-		"/reporting_year":        func(m map[string]any) { at(m, "budget")["year"] = json.Number("2024") },
+	for _, c := range []struct {
+		want string
+		f    func(m map[string]any)
+	}{
+		{"/budget/rho_cumulative", func(m map[string]any) { at(m, "budget")["rho_cumulative"] = "17/16" }}, // over the cap
+		{"/noise/rho", func(m map[string]any) { at(m, "noise")["sigma2"] = "1" }},                          // ρ ≠ what the tiers spend
+		{"/epoch_kind", func(m map[string]any) { m["epoch_kind"] = "annual" }},
+		{"/reporting_year", func(m map[string]any) { at(m, "budget")["year"] = json.Number("2024") }},
+		// The totals' tier: its σ² and tables must add up to the ρ, and
+		// leave the breakdowns some tables.
+		{"/noise/headline/tables", func(m map[string]any) { at(m, "noise", "headline")["tables"] = at(m, "noise")["tables"] }},
+		{"/noise/headline/sigma2", func(m map[string]any) { at(m, "noise", "headline")["sigma2"] = "0" }},
+		{"/noise/rho", func(m map[string]any) { at(m, "noise", "headline")["sigma2"] = "1" }},
 	} {
+		want, f := c.want, c.f
 		doc, _ := schemas.Decode(good)
 		m := doc.(map[string]any)
 		f(m)

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -27,15 +26,19 @@ import (
 // Every table of counts of the catalogue published for the epoch's period
 // kind is released: for each indicator, its total row and its row per
 // breakdown category, each measure (numerator, denominator, each bin,
-// count). The Ledger splits the release's ρ evenly over its tables, a
-// table being one indicator version, one measure and one set of breakdown
-// dimensions, so the numerator and the denominator of a rate are two
-// tables, and the total and each breakdown are separate tables. A
+// count). The Ledger splits the release's ρ over its tables, a table
+// being one indicator version, one measure and one set of breakdown
+// dimensions; the total and each breakdown are separate tables. A
 // household adds at most 1 to one cell of each such table (L2 sensitivity
-// 1), and zCDP composes by addition, so the release spends at most
-// tables × ρ/tables = ρ. A binned indicator's bins are one table (the
-// cells' Partition): a household is in only one of them, so together they
-// have sensitivity 1.
+// 1), and zCDP composes by addition, so the release spends the sum of its
+// tables' ρ. A binned indicator's bins are one table (the cells'
+// Partition): a household is in only one of them, so together they have
+// sensitivity 1. So is a rate: its numerator and the rest of its
+// denominator partition the denominator's households, and the ledger
+// publishes the denominator as the sum of the two noisy parts
+// (disclosure.Cell.Within). The totals of an annual release get their own
+// share of its ρ (disclosure.Settings.HeadlineShare): they are what
+// regional bodies compare.
 //
 // # Sums are withheld
 //
@@ -138,11 +141,9 @@ func Withheld(cat *schemas.Catalogue, periodKind string) []WithheldMeasure {
 // figures, totals only (PRIVACY.md): the breakdowns wait for the annual
 // release, so the quarter's small budget is not spread over them.
 func cells(cat *schemas.Catalogue, tables []*stats.Table, withheld []WithheldMeasure, totalsOnly bool) (version string, out []disclosure.Cell, err error) {
-	binned := map[string]bool{}
+	kind := map[string]string{}
 	for _, ind := range cat.Indicators {
-		if ind.Kind == schemas.KindBinned {
-			binned[ind.ID+"\x00"+ind.Version] = true
-		}
+		kind[ind.ID+"\x00"+ind.Version] = ind.Kind
 	}
 	skip := map[string]bool{}
 	for _, w := range withheld {
@@ -165,11 +166,9 @@ func cells(cat *schemas.Catalogue, tables []*stats.Table, withheld []WithheldMea
 				}
 				b = map[string]string{c.Breakdown: c.Value}
 			}
-			cell := disclosure.Cell{Indicator: t.Indicator, Version: t.Version, Breakdown: b, Measure: c.Measure, Count: c.Count}
-			if binned[t.Indicator+"\x00"+t.Version] {
-				cell.Partition = "bins"
-			}
-			out = append(out, cell)
+			part, within := disclosure.PartitionOf(kind[t.Indicator+"\x00"+t.Version], c.Measure)
+			out = append(out, disclosure.Cell{Indicator: t.Indicator, Version: t.Version, Breakdown: b, Measure: c.Measure, Count: c.Count,
+				Partition: part, Within: within})
 		}
 	}
 	if len(out) == 0 {
@@ -307,12 +306,14 @@ type Previewed struct {
 	// may be called.
 	AsOf time.Time
 	Due  bool
-	// Sigma2 and HalfWidth95 describe the noise of each published cell in
-	// the noise mode (nil, 0 in the rounding mode).
-	Sigma2      *big.Rat
-	HalfWidth95 int64
-	Withheld    []WithheldMeasure
-	Skipped     []string // indicators this version cannot compute
+	// Noise is the σ² of the published cells in the noise mode (nil in the
+	// rounding mode). HalfWidth95 holds 95% of the noise of a cell of σ²
+	// Noise.Sigma2, HeadlineHalfWidth95 of a total of the headline tier
+	// (0 without one).
+	Noise                            *disclosure.NoisePlan
+	HalfWidth95, HeadlineHalfWidth95 int64
+	Withheld                         []WithheldMeasure
+	Skipped                          []string // indicators this version cannot compute
 }
 
 // Preview says what Release would release for the epoch at the revision,
@@ -347,7 +348,7 @@ func Preview(ctx context.Context, st *store.Store, t Territory, epoch string, re
 		if out.Stored, _, err = ledger.Find(ctx, e.Name, revision); err != nil {
 			return nil, fmt.Errorf("federation: preview %s: %w", e.Name, err)
 		}
-		out.Sigma2 = out.Stored.Sigma2
+		out.Noise = out.Stored.Noise
 	} else {
 		counts := make(map[string]int64, len(req.Cells))
 		for _, c := range req.Cells {
@@ -361,16 +362,16 @@ func Preview(ctx context.Context, st *store.Store, t Territory, epoch string, re
 			n := counts[previewKey(c.Indicator, c.Version, c.Breakdown, c.Measure)]
 			out.Counts[i] = &n
 		}
-		if t.Settings.Mode == disclosure.ModeNoise && p.Tables > 0 {
-			perTable := new(big.Rat).Quo(p.Rho, big.NewRat(int64(p.Tables), 1))
-			if out.Sigma2, err = disclosure.SigmaSquaredForRho(perTable); err != nil {
+		out.Noise = p.Noise
+	}
+	if out.Noise != nil {
+		if out.HalfWidth95, err = disclosure.HalfWidth95(out.Noise.Sigma2); err != nil {
+			return nil, err
+		}
+		if h := out.Noise.Headline; h != nil {
+			if out.HeadlineHalfWidth95, err = disclosure.HalfWidth95(h.Sigma2); err != nil {
 				return nil, err
 			}
-		}
-	}
-	if out.Sigma2 != nil {
-		if out.HalfWidth95, err = disclosure.HalfWidth95(out.Sigma2); err != nil {
-			return nil, err
 		}
 	}
 	return out, nil

@@ -233,6 +233,8 @@ func TestSumsWithheldAndTablesAccounted(t *testing.T) {
 				measure := c.Measure
 				if ind, ok := cat.Indicator(tb.Indicator); ok && ind.Kind == schemas.KindBinned {
 					measure = "bins" // the bins partition the households: one table
+				} else if ok && ind.Kind == schemas.KindRatio {
+					measure = "rate" // the numerator and the rest: one table
 				}
 				want[tb.Indicator+"/"+tb.Version+"/"+c.Breakdown+"/"+measure] = true
 				ratio = ratio || c.Measure == "numerator"
@@ -242,10 +244,19 @@ func TestSumsWithheldAndTablesAccounted(t *testing.T) {
 			t.Fatalf("%s: %d tables accounted, want %d (one per indicator, measure or partition, and breakdown)", set.Mode, out.Release.Tables, len(want))
 		}
 		if set.Mode == disclosure.ModeNoise {
-			// ρ = tables / (2σ²): each table of sensitivity 1 gets ρ/tables.
-			got := new(big.Rat).Quo(big.NewRat(int64(out.Release.Tables), 1), new(big.Rat).Mul(out.Release.Sigma2, big.NewRat(2, 1)))
-			if got.Cmp(out.Release.Rho) != 0 || out.Release.Rho.Cmp(big.NewRat(3, 4)) != 0 {
-				t.Errorf("ρ %s, tables/(2σ²) %s", out.Release.Rho.RatString(), got.RatString())
+			// The tiers' tables/(2σ²) add up to the release's ρ.
+			n := out.Release.Noise
+			if got := n.Rho(); got.Cmp(out.Release.Rho) != 0 || out.Release.Rho.Cmp(big.NewRat(3, 4)) != 0 || n.Tables != out.Release.Tables {
+				t.Errorf("ρ %s, the noise plan's %s", out.Release.Rho.RatString(), got.RatString())
+			}
+			totals := map[string]bool{}
+			for k := range want {
+				if strings.Contains(k, "/total/") {
+					totals[k] = true
+				}
+			}
+			if n.Headline == nil || n.Headline.Tables != len(totals) || !n.RatePartition {
+				t.Errorf("noise plan %+v: want a headline tier of the %d total tables and rates as partitions", n, len(totals))
 			}
 		}
 	}
@@ -287,8 +298,8 @@ func TestPreviewDrawsNothingAndStoresNothing(t *testing.T) {
 			published++
 		}
 	}
-	if suppressed == 0 || published == 0 || a.Sigma2 == nil || a.HalfWidth95 <= 0 {
-		t.Fatalf("%d suppressed, %d published, σ² %v, half-width %d", suppressed, published, a.Sigma2, a.HalfWidth95)
+	if suppressed == 0 || published == 0 || a.Noise == nil || a.HalfWidth95 <= 0 || a.Noise.Headline != nil {
+		t.Fatalf("%d suppressed, %d published, noise %+v, half-width %d (a quarterly release has one tier)", suppressed, published, a.Noise, a.HalfWidth95)
 	}
 	// Quarterly: no sum to withhold (cost is yearly only).
 	if len(a.Withheld) != 0 {
@@ -378,11 +389,13 @@ func TestQuarterlyIsTotalsOnly(t *testing.T) {
 		key := c.Indicator + "/" + c.Measure
 		if ind, ok := cat.Indicator(c.Indicator); ok && ind.Kind == schemas.KindBinned {
 			key = c.Indicator + "/bins"
+		} else if ok && ind.Kind == schemas.KindRatio {
+			key = c.Indicator + "/rate"
 		}
 		tables[key] = true
 	}
 	if len(tables) == 0 || out.Release.Tables != len(tables) {
 		t.Errorf("%d tables accounted, want %d", out.Release.Tables, len(tables))
 	}
-	t.Logf("2025-Q1: %d cells in %d tables, σ² = %s", len(out.Release.Cells), out.Release.Tables, out.Release.Sigma2.RatString())
+	t.Logf("2025-Q1: %d cells in %d tables, σ² = %s", len(out.Release.Cells), out.Release.Tables, out.Release.Noise.Sigma2.RatString())
 }

@@ -49,9 +49,9 @@ type RateResult struct {
 	Numerator        int64   `json:"numerator"`
 	Denominator      int64   `json:"denominator"`
 	Published        bool    `json:"published"`
-	Rate             float64 `json:"rate,omitempty"`
-	Low              float64 `json:"low,omitempty"`
-	High             float64 `json:"high,omitempty"`
+	Rate             float64 `json:"rate"`
+	Low              float64 `json:"low"`
+	High             float64 `json:"high"`
 	Clipped          bool    `json:"clipped,omitempty"`
 	// Reason says why no rate is shown, or why it was clipped.
 	Reason       string   `json:"reason,omitempty"`
@@ -156,7 +156,11 @@ func Aggregate(ctx context.Context, st *store.Store, indicator, epoch string, br
 	})
 	for k := range sums {
 		if k.measure == "denominator" {
-			res.Rates = append(res.Rates, rateOf(k.version, parts, noise, len(terr)))
+			rr, err := rateOf(k.version, b == "{}", parts, noise, len(terr))
+			if err != nil {
+				return nil, fmt.Errorf("aggregate %s in %s: %w", indicator, epoch, err)
+			}
+			res.Rates = append(res.Rates, rr)
 		}
 	}
 	sort.Slice(res.Rates, func(i, j int) bool { return res.Rates[i].IndicatorVersion < res.Rates[j].IndicatorVersion })
@@ -165,16 +169,13 @@ func Aggregate(ctx context.Context, st *store.Store, indicator, epoch string, br
 
 // noiseOf is what the region knows of a territory's noise in an epoch.
 type noiseOf struct {
-	variance     float64 // of the noise (or rounding) on each published value; <0 unknown
+	envelopeNoise
 	minRateDen   int64
 	displayBelow int64
 }
 
 // territoryNoise reads the noise of each territory's latest envelope of
-// the epoch. A discrete Gaussian's variance is disclosure.Variance(σ²);
-// rounding to base b is counted as a uniform error of variance b²/12; a
-// region's sums (level region) carry their noise per cell, which the
-// region does not keep, so their variance is unknown (no interval).
+// the epoch.
 func territoryNoise(ctx context.Context, st *store.Store, epoch string) (map[string]noiseOf, error) {
 	envs, err := st.RegionLatestEnvelopes(ctx, epoch)
 	if err != nil {
@@ -182,20 +183,11 @@ func territoryNoise(ctx context.Context, st *store.Store, epoch string) (map[str
 	}
 	out := make(map[string]noiseOf, len(envs))
 	for _, e := range envs {
-		n := noiseOf{variance: -1, minRateDen: int64(e.MinRateDenominator), displayBelow: int64(e.DisplayBelow)}
-		sigma2, err := sigma2Of(e)
+		en, err := noiseOfEnvelope(e)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case sigma2 != nil:
-			if n.variance, err = disclosure.Variance(sigma2); err != nil {
-				return nil, fmt.Errorf("the σ² of %s: %w", e.Territory, err)
-			}
-		case e.Mechanism == "rounding":
-			n.variance = float64(e.RoundingBase*e.RoundingBase) / 12
-		}
-		out[e.Territory] = n
+		out[e.Territory] = noiseOf{envelopeNoise: en, minRateDen: int64(e.MinRateDenominator), displayBelow: int64(e.DisplayBelow)}
 	}
 	return out, nil
 }
@@ -219,10 +211,11 @@ func (p *ratePart) set(measure string, v int64) {
 
 // rateOf sums numerator and denominator over the territories that
 // published both, and estimates the rate with the sum of their noise
-// variances and the strictest minimum denominator among them.
-func rateOf(version string, parts map[rateKey]*ratePart, noise map[string]noiseOf, enrolled int) RateResult {
+// (variances and covariances) and the strictest minimum denominator
+// among them. total says the cells are totals, not a breakdown.
+func rateOf(version string, total bool, parts map[rateKey]*ratePart, noise map[string]noiseOf, enrolled int) (RateResult, error) {
 	r := RateResult{IndicatorVersion: version, Coverage: Coverage{Enrolled: enrolled, Territories: []string{}}}
-	var variance float64
+	var rn disclosure.RateNoise
 	var minDen int64
 	known := true
 	var codes []string
@@ -239,10 +232,12 @@ func rateOf(version string, parts map[rateKey]*ratePart, noise map[string]noiseO
 		r.Coverage.Contributing++
 		r.Coverage.Territories = append(r.Coverage.Territories, code)
 		n := noise[code]
-		if n.variance < 0 {
-			known = false
+		tn, ok, err := n.rateNoise(total)
+		if err != nil {
+			return r, err
 		}
-		variance += n.variance
+		known = known && ok
+		rn = rn.Add(tn)
 		minDen = max(minDen, n.minRateDen)
 	}
 	r.Coverage.Missing = max(0, enrolled-r.Coverage.Contributing)
@@ -250,14 +245,14 @@ func rateOf(version string, parts map[rateKey]*ratePart, noise map[string]noiseO
 	switch {
 	case r.Coverage.Contributing == 0:
 		r.Reason = "no territory published both the numerator and the denominator"
-		return r
+		return r, nil
 	case !known:
 		r.Reason = "the noise of a contributor is not known here (a region's sums): no interval"
-		return r
+		return r, nil
 	}
-	est := disclosure.Rate(r.Numerator, r.Denominator, variance, variance, minDen)
+	est := disclosure.Rate(r.Numerator, r.Denominator, rn, minDen)
 	r.Published, r.Rate, r.Low, r.High, r.Clipped, r.Reason = est.Published, est.Rate, est.Low, est.High, est.Clipped, est.Reason
-	return r
+	return r, nil
 }
 
 // TerritoryCoverage is what one enrolled territory sent for an indicator

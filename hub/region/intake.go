@@ -166,18 +166,6 @@ func checkBudget(ctx context.Context, tx *store.Tx, env *federation.Envelope) er
 	return nil
 }
 
-// sigma2Of is the σ² of a stored envelope's noise; nil without noise.
-func sigma2Of(e store.RegionEnvelope) (*big.Rat, error) {
-	if e.Sigma2 == "" {
-		return nil, nil
-	}
-	r, err := disclosure.ParseRat(e.Sigma2)
-	if err != nil {
-		return nil, fmt.Errorf("the σ² stored for %s: %w", e.Territory, err)
-	}
-	return r, nil
-}
-
 // Intake receives envelopes into a region store. It is safe for concurrent
 // use.
 type Intake struct {
@@ -357,8 +345,18 @@ func stored(env *federation.Envelope, raw, sum []byte) *store.RegionEnvelope {
 	return &store.RegionEnvelope{Territory: env.Territory, CatalogueVersion: env.CatalogueVersion,
 		Epoch: env.Epoch, Revision: env.Revision, KeyID: env.Signature.KeyID, Bytes: raw, SHA256: sum,
 		ReportingYear: env.ReportingYear, RhoSpent: env.Budget.RhoSpent, RhoCap: env.Budget.RhoCap,
-		Mechanism: env.Noise.Mechanism, Sigma2: env.Noise.Sigma2,
-		DisplayBelow: int(env.Disclosure.DisplayBelow), MinRateDenominator: int(env.Disclosure.MinRateDenominator), RoundingBase: int(env.Disclosure.RoundingBase)}
+		Mechanism: env.Noise.Mechanism, Sigma2: env.Noise.Sigma2, RatePartition: env.Noise.Rates == federation.RatesPartition,
+		HeadlineSigma2: headlineSigma2(env),
+		DisplayBelow:   int(env.Disclosure.DisplayBelow), MinRateDenominator: int(env.Disclosure.MinRateDenominator), RoundingBase: int(env.Disclosure.RoundingBase)}
+}
+
+// headlineSigma2 is the σ² of the envelope's totals when they have a tier
+// of their own.
+func headlineSigma2(env *federation.Envelope) string {
+	if env.Noise.Headline == nil {
+		return ""
+	}
+	return env.Noise.Headline.Sigma2
 }
 
 // flatten turns the envelope's cells into rows; breakdowns become canonical

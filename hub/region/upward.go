@@ -48,7 +48,7 @@ func Compose(ctx context.Context, st *store.Store, epoch string, revision int, s
 		Noise:      federation.Noise{Mechanism: federation.MechanismAggregate, Rho: "0", Tables: 1},
 		Budget:     federation.Budget{Year: e.Year, RhoSpent: "0", RhoCumulative: "0", RhoCap: "0"},
 	}
-	sigma2 := map[string]*big.Rat{}
+	noise := map[string]envelopeNoise{}
 	d := &out.Disclosure
 	for _, env := range envs {
 		if env.CatalogueVersion != out.CatalogueVersion {
@@ -56,13 +56,13 @@ func Compose(ctx context.Context, st *store.Store, epoch string, revision int, s
 				epoch, envs[0].Territory, out.CatalogueVersion, env.Territory, env.CatalogueVersion)
 		}
 		out.Parts = append(out.Parts, federation.Part{Territory: env.Territory, Epoch: env.Epoch, Revision: env.Revision,
-			SHA256: hex.EncodeToString(env.SHA256), Mechanism: env.Mechanism, Sigma2: env.Sigma2, RhoSpent: env.RhoSpent})
-		r, err := sigma2Of(env)
-		if err != nil {
-			return nil, fmt.Errorf("region: compose %s: %w", epoch, err)
+			SHA256: hex.EncodeToString(env.SHA256), Mechanism: env.Mechanism, Sigma2: env.Sigma2, HeadlineSigma2: env.HeadlineSigma2,
+			RhoSpent: env.RhoSpent})
+		if env.RatePartition {
+			out.Parts[len(out.Parts)-1].Rates = federation.RatesPartition
 		}
-		if r != nil {
-			sigma2[env.Territory] = r
+		if noise[env.Territory], err = noiseOfEnvelope(env); err != nil {
+			return nil, fmt.Errorf("region: compose %s: %w", epoch, err)
 		}
 		// The strictest view settings of the parts apply to the sums.
 		d.DisplayBelow = max(d.DisplayBelow, int64(env.DisplayBelow))
@@ -77,6 +77,13 @@ func Compose(ctx context.Context, st *store.Store, epoch string, revision int, s
 		cell   federation.Cell
 		value  int64
 		sigma2 *big.Rat
+	}
+	// A rate's denominator is a cell whose indicator has a numerator.
+	numerators := map[string]bool{}
+	for _, c := range cells {
+		if c.Measure == "numerator" {
+			numerators[c.Territory+"\x00"+c.Indicator+"\x00"+c.IndicatorVersion+"\x00"+c.Breakdown] = true
+		}
 	}
 	var order []string
 	sums := map[string]*sum{}
@@ -97,7 +104,8 @@ func Compose(ctx context.Context, st *store.Store, epoch string, revision int, s
 		}
 		s.value += c.Value
 		s.cell.Contributors++
-		if r := sigma2[c.Territory]; r != nil {
+		rateDen := c.Measure == "denominator" && numerators[c.Territory+"\x00"+c.Indicator+"\x00"+c.IndicatorVersion+"\x00"+c.Breakdown]
+		if r := noise[c.Territory].cellSigma2(c.Breakdown == "{}", rateDen); r != nil {
 			s.sigma2.Add(s.sigma2, r)
 		}
 	}

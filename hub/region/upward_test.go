@@ -51,7 +51,8 @@ func TestReleaseUpward(t *testing.T) {
 	if env.Level != federation.LevelRegion || env.Budget.RhoSpent != "0" || env.Noise.Mechanism != federation.MechanismAggregate {
 		t.Errorf("header: level %q, ρ %s, mechanism %s", env.Level, env.Budget.RhoSpent, env.Noise.Mechanism)
 	}
-	var sigma2A, sigma2B string
+	// σ² of each part's breakdown cells and of its totals.
+	var sigma2A, sigma2B, headA, headB string
 	for _, p := range env.Parts {
 		if p.RhoSpent != "3/4" || p.Mechanism != "discrete-gaussian" || p.Revision != 0 || len(p.SHA256) != 64 {
 			t.Errorf("part %+v", p)
@@ -60,13 +61,13 @@ func TestReleaseUpward(t *testing.T) {
 		if err := json.Unmarshal(sent[p.Territory], &te); err != nil {
 			t.Fatal(err)
 		}
-		if p.Sigma2 != te.Noise.Sigma2 {
-			t.Errorf("part %s: σ² %s, the territory's %s", p.Territory, p.Sigma2, te.Noise.Sigma2)
+		if te.Noise.Headline == nil || p.Sigma2 != te.Noise.Sigma2 || p.HeadlineSigma2 != te.Noise.Headline.Sigma2 {
+			t.Errorf("part %s: σ² %s and %s, the territory's %+v", p.Territory, p.Sigma2, p.HeadlineSigma2, te.Noise)
 		}
 		if p.Territory == "ATS-A" {
-			sigma2A = p.Sigma2
+			sigma2A, headA = p.Sigma2, p.HeadlineSigma2
 		} else {
-			sigma2B = p.Sigma2
+			sigma2B, headB = p.Sigma2, p.HeadlineSigma2
 		}
 	}
 	for _, c := range env.Cells {
@@ -90,9 +91,13 @@ func TestReleaseUpward(t *testing.T) {
 		if c.Value == nil || *c.Value != want || c.Contributors != n {
 			t.Errorf("cell sex=%q: %+v, want the sum %d of %d territories", sex, c, want, n)
 		}
-		wantSigma := sigma2B
+		sa, sb := sigma2A, sigma2B
+		if sex == "" { // a total: the headline tier
+			sa, sb = headA, headB
+		}
+		wantSigma := sb
 		if n == 2 {
-			wantSigma = ratSum(t, sigma2A, sigma2B)
+			wantSigma = ratSum(t, sa, sb)
 		}
 		if c.Sigma2 != wantSigma {
 			t.Errorf("cell sex=%q: σ² %s, want %s", sex, c.Sigma2, wantSigma)
@@ -216,16 +221,16 @@ func forge(t *testing.T, e *federation.Envelope, key ed25519.PrivateKey) []byte 
 func rateEnvelope(t *testing.T, territory string, key ed25519.PrivateKey, num, den int64) []byte {
 	t.Helper()
 	return envelopeOf(t, territory, key, "2025", []disclosure.Cell{
-		{Indicator: "referral-acceptance", Version: "1", Measure: "numerator", Count: num},
-		{Indicator: "referral-acceptance", Version: "1", Measure: "denominator", Count: den},
+		{Indicator: "referral-acceptance", Version: "1", Measure: "numerator", Count: num, Partition: "rate", Within: "denominator"},
+		{Indicator: "referral-acceptance", Version: "1", Measure: "denominator", Count: den, Partition: "rate"},
 		{Indicator: "caseload", Version: "1", Measure: "households", Breakdown: map[string]string{"sex": "F"}, Count: den},
 	})
 }
 
 // TestAggregateRate: the region's rate of a ratio indicator stands on the
 // territories that published both measures, with the 95% interval of
-// disclosure.Rate for the sum of their noise variances; small sums show
-// as "<10".
+// disclosure.Rate for the sum of their noise (a rate released as one
+// partition table, the totals' σ²); small sums show as "<10".
 func TestAggregateRate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -242,7 +247,10 @@ func TestAggregateRate(t *testing.T) {
 		if err := json.Unmarshal(raw, &e); err != nil {
 			t.Fatal(err)
 		}
-		sigma2 = e.Noise.Sigma2
+		if e.Noise.Headline == nil || e.Noise.Rates != federation.RatesPartition {
+			t.Fatalf("%s: noise %+v: want a headline tier and rates as partitions", code, e.Noise)
+		}
+		sigma2 = e.Noise.Headline.Sigma2 // the rate is a total
 		pub[code] = map[string]*int64{}
 		for _, c := range e.Cells {
 			pub[code][c.Indicator+"/"+c.Measure] = c.Value
@@ -266,7 +274,8 @@ func TestAggregateRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := disclosure.Rate(num, den, 2*v, 2*v, 20)
+	// Two territories, each a partition: Var(num) = v, Var(den) = 2v, Cov = v.
+	want := disclosure.Rate(num, den, disclosure.PartitionRateNoise(v).Add(disclosure.PartitionRateNoise(v)), 20)
 	if !rate.Published || rate.Rate != want.Rate || rate.Low != want.Low || rate.High != want.High || !(rate.Low < rate.Rate && rate.Rate < rate.High) {
 		t.Errorf("rate %+v, want %+v", rate, want)
 	}

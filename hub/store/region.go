@@ -226,6 +226,12 @@ type RegionEnvelope struct {
 	DisplayBelow       int
 	MinRateDenominator int
 	RoundingBase       int
+	// HeadlineSigma2 is the σ² of the envelope's total cells when they
+	// have their own (Sigma2 is then the breakdowns'); "" otherwise.
+	// RatePartition says each rate's denominator carries the noise of two
+	// cells, one shared with its numerator.
+	HeadlineSigma2 string
+	RatePartition  bool
 }
 
 // RegionCell is one cell of a received envelope.
@@ -260,14 +266,11 @@ func (t *Tx) FindRegionEnvelope(ctx context.Context, territory, catalogue, epoch
 // ignored; the cells' territory and epoch are e's.
 func (t *Tx) InsertRegionEnvelope(ctx context.Context, e *RegionEnvelope, cells []RegionCell) (int64, error) {
 	name := fmt.Sprintf("envelope of %s %s revision %d", e.Territory, e.Epoch, e.Revision)
-	var sigma2 any
-	if e.Sigma2 != "" {
-		sigma2 = e.Sigma2
-	}
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO region_envelopes (territory, catalogue_version, epoch, revision, key_id, bytes, sha256, received_at,
-    reporting_year, rho_spent, rho_cap, mechanism, sigma2, display_below, min_rate_denominator, rounding_base)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`, e.Territory, e.CatalogueVersion, e.Epoch, e.Revision, e.KeyID, e.Bytes, e.SHA256, t.s.stamp(),
-		e.ReportingYear, e.RhoSpent, e.RhoCap, e.Mechanism, sigma2, e.DisplayBelow, e.MinRateDenominator, e.RoundingBase)
+    reporting_year, rho_spent, rho_cap, mechanism, sigma2, display_below, min_rate_denominator, rounding_base, headline_sigma2, rate_partition)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)`, e.Territory, e.CatalogueVersion, e.Epoch, e.Revision, e.KeyID, e.Bytes, e.SHA256, t.s.stamp(),
+		e.ReportingYear, e.RhoSpent, e.RhoCap, e.Mechanism, nullString(e.Sigma2), e.DisplayBelow, e.MinRateDenominator, e.RoundingBase,
+		nullString(e.HeadlineSigma2), e.RatePartition)
 	if err != nil {
 		return 0, fmt.Errorf("store %s: %w", name, err)
 	}
@@ -315,7 +318,8 @@ func (t *Tx) RegionRhoSpent(ctx context.Context, territory string, year int) ([]
 // its bytes.
 func (s *Store) RegionLatestEnvelopes(ctx context.Context, epoch string) ([]RegionEnvelope, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT e.id, e.territory, e.catalogue_version, e.epoch, e.revision, e.key_id, e.sha256, e.received_at,
-    e.reporting_year, e.rho_spent, e.rho_cap, e.mechanism, coalesce(e.sigma2, ''), e.display_below, e.min_rate_denominator, e.rounding_base
+    e.reporting_year, e.rho_spent, e.rho_cap, e.mechanism, coalesce(e.sigma2, ''), e.display_below, e.min_rate_denominator, e.rounding_base,
+    coalesce(e.headline_sigma2, ''), e.rate_partition
 FROM region_envelopes e
 WHERE e.epoch = ?1 AND e.id = (SELECT e2.id FROM region_envelopes e2 WHERE e2.territory = e.territory AND e2.epoch = e.epoch ORDER BY e2.revision DESC, e2.id DESC LIMIT 1)
 ORDER BY e.territory`, epoch)
@@ -328,7 +332,8 @@ ORDER BY e.territory`, epoch)
 		var e RegionEnvelope
 		var at string
 		if err := rows.Scan(&e.ID, &e.Territory, &e.CatalogueVersion, &e.Epoch, &e.Revision, &e.KeyID, &e.SHA256, &at,
-			&e.ReportingYear, &e.RhoSpent, &e.RhoCap, &e.Mechanism, &e.Sigma2, &e.DisplayBelow, &e.MinRateDenominator, &e.RoundingBase); err != nil {
+			&e.ReportingYear, &e.RhoSpent, &e.RhoCap, &e.Mechanism, &e.Sigma2, &e.DisplayBelow, &e.MinRateDenominator, &e.RoundingBase,
+			&e.HeadlineSigma2, &e.RatePartition); err != nil {
 			return nil, fmt.Errorf("read envelopes of %s: %w", epoch, err)
 		}
 		if e.ReceivedAt, err = parseTime(at); err != nil {

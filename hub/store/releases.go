@@ -24,9 +24,17 @@ type Release struct {
 	Mode             string // "noise" or "rounding"
 	Sigma2           string // discrete Gaussian σ² as a rational; "" in the rounding mode
 	Tables           int    // number of sensitivity-1 tables the ρ was split over
-	Settings         []byte // canonical JSON of the disclosure settings used
-	CreatedAt        time.Time
-	Envelope         []byte // the signed envelope, nil until made
+	// HeadlineTables and HeadlineSigma2: the totals' tier when they have
+	// a σ² of their own (then Sigma2 is the breakdowns'); 0 and "" when
+	// one σ² serves every cell.
+	HeadlineTables int
+	HeadlineSigma2 string
+	// RatePartition: rates were noised as one partition table, so a
+	// denominator carries two cells' noise.
+	RatePartition bool
+	Settings      []byte // canonical JSON of the disclosure settings used
+	CreatedAt     time.Time
+	Envelope      []byte // the signed envelope, nil until made
 
 	// Ledger entry.
 	Rho           string // ρ spent by this release, a rational ("1/16")
@@ -89,15 +97,13 @@ func (t *Tx) InsertRelease(ctx context.Context, r *Release) (int64, error) {
 		return 0, fmt.Errorf("insert release %s: %w", name, err)
 	}
 	now := t.s.stamp()
-	var sigma2 any
-	if r.Sigma2 != "" {
-		sigma2 = r.Sigma2
-	}
 	var id int64
 	err = t.tx.QueryRowContext(ctx, `INSERT INTO releases
-    (epoch, kind, reporting_year, revision, catalogue_version, mode, sigma2, tables, settings, created_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id`,
-		r.Epoch, r.Kind, r.Year, r.Revision, r.CatalogueVersion, r.Mode, sigma2, r.Tables, string(r.Settings), now).Scan(&id)
+    (epoch, kind, reporting_year, revision, catalogue_version, mode, sigma2, tables, settings, created_at,
+     headline_tables, headline_sigma2, rate_partition)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id`,
+		r.Epoch, r.Kind, r.Year, r.Revision, r.CatalogueVersion, r.Mode, nullString(r.Sigma2), r.Tables, string(r.Settings), now,
+		r.HeadlineTables, nullString(r.HeadlineSigma2), r.RatePartition).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert release %s: %w", name, err)
 	}
@@ -183,21 +189,23 @@ func (s *Store) FindRelease(ctx context.Context, epoch string, revision int) (r 
 func findRelease(ctx context.Context, q querier, epoch string, revision int) (*Release, bool, error) {
 	name := fmt.Sprintf("%s revision %d", epoch, revision)
 	r := &Release{}
-	var sigma2 sql.NullString
+	var sigma2, headSigma2 sql.NullString
 	var settings, created string
 	err := q.QueryRowContext(ctx, `SELECT r.id, r.epoch, r.kind, r.reporting_year, r.revision, r.catalogue_version, r.mode,
-    r.sigma2, r.tables, r.settings, r.created_at, r.envelope, l.rho, l.rho_cumulative, l.rho_cap
+    r.sigma2, r.tables, r.settings, r.created_at, r.envelope, l.rho, l.rho_cumulative, l.rho_cap,
+    r.headline_tables, r.headline_sigma2, r.rate_partition
 FROM releases r JOIN budget_ledger l ON l.release_id = r.id
 WHERE r.epoch = ?1 AND r.revision = ?2`, epoch, revision).Scan(
 		&r.ID, &r.Epoch, &r.Kind, &r.Year, &r.Revision, &r.CatalogueVersion, &r.Mode,
-		&sigma2, &r.Tables, &settings, &created, &r.Envelope, &r.Rho, &r.RhoCumulative, &r.RhoCap)
+		&sigma2, &r.Tables, &settings, &created, &r.Envelope, &r.Rho, &r.RhoCumulative, &r.RhoCap,
+		&r.HeadlineTables, &headSigma2, &r.RatePartition)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read release %s: %w", name, err)
 	}
-	r.Sigma2 = sigma2.String
+	r.Sigma2, r.HeadlineSigma2 = sigma2.String, headSigma2.String
 	r.Settings = []byte(settings)
 	if r.CreatedAt, err = parseTime(created); err != nil {
 		return nil, false, fmt.Errorf("read release %s: %w", name, err)

@@ -108,11 +108,13 @@ func TestAveragingGainsNothing(t *testing.T) {
 		if o.AvgRMSE1 == 0 {
 			t.Errorf("%s: a single answer has no error: the test shows nothing", name)
 		}
+		t.Logf("%s: RMSE %.2f after one request, %.2f after 20", name, o.AvgRMSE1, o.AvgRMSEN)
 		if o.AvgRMSEN != o.AvgRMSE1 {
 			t.Errorf("%s: averaging 20 answers changed the error from %.3f to %.3f; stored releases must be identical", name, o.AvgRMSE1, o.AvgRMSEN)
 		}
 	}
 	o := outcome(t, SnodoDefault)
+	t.Logf("fresh noise per request (counterfactual): RMSE %.2f after one request, %.2f after 20", o.FreshRMSE1, o.FreshRMSEN)
 	// σ/√20 ≈ 0.22 σ: fresh noise would lose more than half its error.
 	if !(o.FreshRMSEN < o.FreshRMSE1/2) {
 		t.Errorf("fresh noise: averaging 20 answers took the error from %.3f to %.3f only", o.FreshRMSE1, o.FreshRMSEN)

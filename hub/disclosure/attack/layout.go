@@ -40,7 +40,6 @@ type Ind struct {
 	States            int      // number of states, 0 included
 	Dims              []int    // indices into Layout.Dims of the indicator's breakdowns
 	Quarterly, Annual bool
-	Partition         string // "bins" for a binned indicator, as hub/federation sets it
 }
 
 // MeasuresOf returns the indices (into Measures) of the measures a
@@ -86,7 +85,6 @@ func NewLayout(cat *schemas.Catalogue) (*Layout, error) {
 			ind.States = 3
 		case schemas.KindBinned:
 			ind.States = 1 + len(ci.Bins)
-			ind.Partition = "bins"
 		case schemas.KindCount, schemas.KindSum:
 			ind.States = 2
 		default:

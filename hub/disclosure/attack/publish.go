@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"time"
 
@@ -19,10 +18,10 @@ type Release struct {
 	Publisher    string
 	Epoch        string
 	Revision     int
-	Mode         string   // "noise", "rounding" or "threshold"
-	Threshold    int64    // cells whose true count is below it are suppressed
-	RoundingBase int64    // rounding mode: published counts are multiples of it
-	Sigma2       *big.Rat // noise mode: the σ² of every cell
+	Mode         string                // "noise", "rounding" or "threshold"
+	Threshold    int64                 // cells whose true count is below it are suppressed
+	RoundingBase int64                 // rounding mode: published counts are multiples of it
+	Noise        *disclosure.NoisePlan // noise mode: the σ² of the cells
 	Cells        []disclosure.PublishedCell
 }
 
@@ -79,9 +78,7 @@ func (p *LedgerPublisher) Publish(ctx context.Context, epoch string, revision in
 	if r.Settings.Mode == disclosure.ModeRounding {
 		out.RoundingBase = r.Settings.RoundingBase
 	}
-	if r.Sigma2 != nil {
-		out.Sigma2 = new(big.Rat).Set(r.Sigma2)
-	}
+	out.Noise = r.Noise
 	return out, nil
 }
 
@@ -127,10 +124,11 @@ func (p *ThresholdPublisher) Publish(_ context.Context, epoch string, revision i
 
 // RedrawPublisher is the counterfactual of the averaging attack: a
 // publisher that draws fresh discrete Gaussian noise on every request, with
-// the σ² of a given release, instead of re-sending the stored values. Snodo
-// never does this; it is here to show what storing prevents.
+// the σ² of a given release (each cell its tier's, every cell drawn
+// independently), instead of re-sending the stored values. Snodo never
+// does this; it is here to show what storing prevents.
 type RedrawPublisher struct {
-	Sigma2    *big.Rat
+	Noise     *disclosure.NoisePlan
 	Threshold int64
 	Sampler   *disclosure.Sampler
 }
@@ -140,29 +138,21 @@ func (p *RedrawPublisher) Name() string { return "redraw-counterfactual" }
 func (p *RedrawPublisher) Close() error { return nil }
 
 func (p *RedrawPublisher) Publish(_ context.Context, epoch string, revision int, _ string, cells []disclosure.Cell) (*Release, error) {
-	rho, err := disclosure.RhoForSigmaSquared(p.Sigma2)
-	if err != nil {
-		return nil, fmt.Errorf("attack: redraw publisher: %w", err)
-	}
-	var counts []int64
-	for _, c := range cells {
-		if c.Count >= p.Threshold {
-			counts = append(counts, c.Count)
-		}
-	}
-	noisy, err := p.Sampler.Noise(counts, rho)
-	if err != nil {
-		return nil, fmt.Errorf("attack: redraw publisher: %w", err)
-	}
-	r := &Release{Publisher: p.Name(), Epoch: epoch, Revision: revision, Mode: string(disclosure.ModeNoise), Threshold: p.Threshold, Sigma2: p.Sigma2}
-	j := 0
+	r := &Release{Publisher: p.Name(), Epoch: epoch, Revision: revision, Mode: string(disclosure.ModeNoise), Threshold: p.Threshold, Noise: p.Noise}
 	for _, c := range cells {
 		pc := disclosure.PublishedCell{Indicator: c.Indicator, Version: c.Version, Breakdown: c.Breakdown, Measure: c.Measure}
 		if c.Count < p.Threshold {
 			pc.Suppressed = true
 		} else {
-			pc.Value = noisy[j]
-			j++
+			rho, err := disclosure.RhoForSigmaSquared(p.Noise.CellSigma2(c.Breakdown))
+			if err != nil {
+				return nil, fmt.Errorf("attack: redraw publisher: %w", err)
+			}
+			noisy, err := p.Sampler.Noise([]int64{c.Count}, rho)
+			if err != nil {
+				return nil, fmt.Errorf("attack: redraw publisher: %w", err)
+			}
+			pc.Value = noisy[0]
 		}
 		r.Cells = append(r.Cells, pc)
 	}

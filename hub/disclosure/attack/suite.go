@@ -322,12 +322,12 @@ func averaging(ctx context.Context, p Publisher, pub published, cfg Config, o *O
 	}
 	o.AvgRMSE1 = rmse(Average(rs[:1]), pub.truth)
 	o.AvgRMSEN = rmse(Average(rs), pub.truth)
-	if pub.rel.Sigma2 == nil {
+	if pub.rel.Noise == nil {
 		return nil
 	}
 	// Deterministic randomness for the counterfactual only: it is not a
 	// release.
-	redraw := &RedrawPublisher{Sigma2: pub.rel.Sigma2, Threshold: pub.rel.Threshold,
+	redraw := &RedrawPublisher{Noise: pub.rel.Noise, Threshold: pub.rel.Threshold,
 		Sampler: disclosure.NewSampler(rand.NewChaCha8(seed32(cfg.Seed)))}
 	fresh := make([]*Release, cfg.Repeats)
 	for i := range fresh {

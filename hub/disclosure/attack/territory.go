@@ -378,15 +378,17 @@ func (t *Territory) Cells(epoch string, stage Stage) ([]disclosure.Cell, error) 
 			continue
 		}
 		for m, name := range ind.Measures {
+			// As hub/federation releases them.
+			part, within := disclosure.PartitionOf(ind.Kind, name)
 			out = append(out, disclosure.Cell{Indicator: ind.ID, Version: ind.Version, Measure: name,
-				Count: accs[i].total[m], Partition: ind.Partition})
+				Count: accs[i].total[m], Partition: part, Within: within})
 			if e.Kind == "quarterly" { // totals only
 				continue
 			}
 			for _, d := range ind.Dims {
 				for v, val := range l.Dims[d].Values {
 					out = append(out, disclosure.Cell{Indicator: ind.ID, Version: ind.Version, Measure: name,
-						Breakdown: map[string]string{l.Dims[d].ID: val}, Count: accs[i].dim[m][d*mv+v], Partition: ind.Partition})
+						Breakdown: map[string]string{l.Dims[d].ID: val}, Count: accs[i].dim[m][d*mv+v], Partition: part, Within: within})
 				}
 			}
 		}
