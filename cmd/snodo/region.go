@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/snodo-hub/snodo/hub/compare"
 	"github.com/snodo-hub/snodo/hub/federation"
 	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/logging"
@@ -43,6 +44,10 @@ type regionConfig struct {
 		Path string `yaml:"path"`
 	} `yaml:"store"`
 	Listen string `yaml:"listen"`
+	// TerritoriesFile is the region's public territories file (codes,
+	// names, populations, comuni: compare.LoadTerritoriesFile), relative
+	// to region.yaml. The comparisons (/api/v1/compare/*) need it.
+	TerritoriesFile string `yaml:"territories_file"`
 	// NATS, when its URL is set, also receives envelopes from the
 	// JetStream stream SNODO_ENVELOPES.
 	NATS struct {
@@ -124,6 +129,25 @@ func (c *regionConfig) upstream() upstream {
 	return u
 }
 
+// territories loads territories_file, nil when it is not set. Its errors
+// name the file and the place in it (a JSON pointer).
+func (c *regionConfig) territories() (*compare.TerritoriesFile, error) {
+	if c.TerritoriesFile == "" {
+		return nil, nil
+	}
+	path := c.path(c.TerritoriesFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageError("%s: territories_file: %v", c.file, err)
+	}
+	defer f.Close()
+	tf, err := compare.LoadTerritoriesFile(f)
+	if err != nil {
+		return nil, usageError("%s: territories_file %s: %v", c.file, path, err)
+	}
+	return tf, nil
+}
+
 func openRegionStore(ctx context.Context, configPath string) (*regionConfig, *store.Store, error) {
 	cfg, err := loadRegionConfig(configPath)
 	if err != nil {
@@ -161,6 +185,10 @@ and upstream), made by "snodo region init".`,
 // regionUpstreamTemplate documents, in a new region.yaml, how to send sums
 // further up.
 const regionUpstreamTemplate = `#
+# The comparisons of the territories (/api/v1/compare/*) need the region's
+# public territories file (codes, names, populations, comuni):
+# territories_file: territories.json
+#
 # To send this region's sums to a level above (snodo region release), give
 # the region a code there and enrol keys/signing.key.pub with it:
 # code: REG-LOMBARDIA
@@ -462,6 +490,10 @@ func newRegionServeCmd() *cobra.Command {
   GET  /api/v1/region/coverage?indicator=ID&epoch=E
   GET  /api/v1/region/aggregate?indicator=ID&epoch=E[&breakdown=key:value]
   GET  /api/v1/region/intake-log[?limit=N]
+  GET  /api/v1/compare/{meta,indicator,trend,scalability,territory,overview}
+                                        comparisons of the territories (viewer;
+                                        needs territories_file in region.yaml)
+  GET  /api/openapi.json                the OpenAPI document of this API
   GET  /healthz
 
 With --nats URL (or nats.url in region.yaml) it also takes envelopes from
@@ -507,7 +539,11 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	if listen == "" {
 		listen = cfg.Listen
 	}
-	h, err := region.NewHandler(region.Config{Store: s, Log: log})
+	tf, err := cfg.territories()
+	if err != nil {
+		return err
+	}
+	h, err := region.NewHandler(region.Config{Store: s, Log: log, Territories: tf})
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
@@ -515,8 +551,12 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	if err != nil {
 		return usageError("the region cannot listen on %s: %v (set listen in %s or pass --listen)", listen, err, cfg.file)
 	}
+	mux, err := regionMux(h, cfg.Name)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,

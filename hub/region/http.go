@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snodo-hub/snodo/hub/compare"
 	"github.com/snodo-hub/snodo/hub/disclosure"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/tokens"
@@ -90,6 +91,10 @@ type Config struct {
 	// a proxy that authenticates). The intake and enrolment never need one:
 	// the signature, or the enrolment token, authenticates.
 	Open bool
+	// Territories is the region's territories file (territories_file in
+	// region.yaml): the comparisons (/api/v1/compare/*) need it, and
+	// answer 404 without it.
+	Territories *compare.TerritoriesFile
 }
 
 // Handler serves the region's HTTP API:
@@ -100,13 +105,24 @@ type Config struct {
 //	GET  /api/v1/region/coverage?indicator=&epoch=                   viewer
 //	GET  /api/v1/region/aggregate?indicator=&epoch=[&breakdown=k:v]  viewer
 //	GET  /api/v1/region/intake-log[?limit=N] viewer
+//	GET  /api/v1/compare/meta                                          viewer
+//	GET  /api/v1/compare/indicator?indicator=&epoch=[&breakdown=k:v]   viewer
+//	GET  /api/v1/compare/trend?indicator=[&territory=]                 viewer
+//	GET  /api/v1/compare/scalability?indicator=&epoch=&x=              viewer
+//	GET  /api/v1/compare/territory?territory=&epoch=                   viewer
+//	GET  /api/v1/compare/overview?epoch=                               viewer
+//	GET  /api/openapi.json                   the OpenAPI document of this API (no token)
 //	GET  /healthz
+//
+// The comparisons (compare.go) need Config.Territories, and each also
+// answers ?format=csv with its main table.
 type Handler struct {
-	st     *store.Store
-	log    *slog.Logger
-	intake *Intake
-	open   bool
-	mux    *http.ServeMux
+	st      *store.Store
+	log     *slog.Logger
+	intake  *Intake
+	open    bool
+	compare *comparisons // nil without a territories file
+	mux     *http.ServeMux
 }
 
 // NewHandler returns the region's HTTP handler.
@@ -119,12 +135,26 @@ func NewHandler(cfg Config) (*Handler, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{st: cfg.Store, log: log, intake: NewIntake(cfg.Store, log), open: cfg.Open, mux: http.NewServeMux()}
+	if cfg.Territories != nil {
+		c, err := newComparisons(cfg.Territories)
+		if err != nil {
+			return nil, err
+		}
+		h.compare = c
+	}
 	h.handle("POST /api/v1/intake", false, h.receive)
 	h.handle("POST /api/v1/enrol", false, h.enrol)
 	h.handle("GET /api/v1/region/territories", true, h.territories)
 	h.handle("GET /api/v1/region/coverage", true, h.coverage)
 	h.handle("GET /api/v1/region/aggregate", true, h.aggregate)
 	h.handle("GET /api/v1/region/intake-log", true, h.intakeLog)
+	h.handle("GET /api/v1/compare/meta", true, h.compareMeta)
+	h.handle("GET /api/v1/compare/indicator", true, h.compareIndicator)
+	h.handle("GET /api/v1/compare/trend", true, h.compareTrend)
+	h.handle("GET /api/v1/compare/scalability", true, h.compareScalability)
+	h.handle("GET /api/v1/compare/territory", true, h.compareTerritory)
+	h.handle("GET /api/v1/compare/overview", true, h.compareOverview)
+	h.handle("GET /api/openapi.json", false, serveOpenAPI)
 	h.handle("GET /healthz", false, func(w http.ResponseWriter, _ *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
