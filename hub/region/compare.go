@@ -329,6 +329,17 @@ func (c *comparisons) ownRates(values []compare.Value) (map[string]compare.Estim
 // ---- Parameters ----
 
 // wantCSV reads ?format=: json (the default) or csv.
+// compareRequest is the start of every comparison endpoint: the
+// comparisons (404 without a territories file) and whether CSV is asked.
+func (h *Handler) compareRequest(r *http.Request) (*comparisons, bool, error) {
+	c, err := h.cmp()
+	if err != nil {
+		return nil, false, err
+	}
+	asCSV, err := wantCSV(r)
+	return c, asCSV, err
+}
+
 func wantCSV(r *http.Request) (bool, error) {
 	switch f := r.URL.Query().Get("format"); f {
 	case "", "json":
@@ -561,11 +572,7 @@ func (c *comparisons) Meta(ctx context.Context, st *store.Store) (*CompareMeta, 
 }
 
 func (h *Handler) compareMeta(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.cmp()
-	if err != nil {
-		return err
-	}
-	asCSV, err := wantCSV(r)
+	c, asCSV, err := h.compareRequest(r)
 	if err != nil {
 		return err
 	}
@@ -806,11 +813,7 @@ func (c *comparisons) regionCount(values []compare.Value) (RegionValue, error) {
 }
 
 func (h *Handler) compareIndicator(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.cmp()
-	if err != nil {
-		return err
-	}
-	asCSV, err := wantCSV(r)
+	c, asCSV, err := h.compareRequest(r)
 	if err != nil {
 		return err
 	}
@@ -937,11 +940,7 @@ func (c *comparisons) Trend(ctx context.Context, st *store.Store, ind *schemas.I
 }
 
 func (h *Handler) compareTrend(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.cmp()
-	if err != nil {
-		return err
-	}
-	asCSV, err := wantCSV(r)
+	c, asCSV, err := h.compareRequest(r)
 	if err != nil {
 		return err
 	}
@@ -1005,11 +1004,7 @@ func (c *comparisons) Scalability(ctx context.Context, st *store.Store, ind *sch
 }
 
 func (h *Handler) compareScalability(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.cmp()
-	if err != nil {
-		return err
-	}
-	asCSV, err := wantCSV(r)
+	c, asCSV, err := h.compareRequest(r)
 	if err != nil {
 		return err
 	}
@@ -1137,11 +1132,7 @@ func (c *comparisons) Profile(ctx context.Context, st *store.Store, t *compare.T
 }
 
 func (h *Handler) compareTerritory(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.cmp()
-	if err != nil {
-		return err
-	}
-	asCSV, err := wantCSV(r)
+	c, asCSV, err := h.compareRequest(r)
 	if err != nil {
 		return err
 	}
@@ -1243,11 +1234,7 @@ func (c *comparisons) Overview(ctx context.Context, st *store.Store, epoch strin
 }
 
 func (h *Handler) compareOverview(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.cmp()
-	if err != nil {
-		return err
-	}
-	asCSV, err := wantCSV(r)
+	c, asCSV, err := h.compareRequest(r)
 	if err != nil {
 		return err
 	}
