@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if demo.dir != "" { // sharedDemo's
+		os.RemoveAll(demo.dir)
+	}
 	os.Exit(code)
 }
 

@@ -61,10 +61,7 @@ func screenshotDir(t *testing.T) string {
 // Screenshots of each view are saved (screenshotDir).
 func TestDashboardInBrowser(t *testing.T) {
 	browser := chromiumPath(t)
-	dir := t.TempDir()
-	if code, _, stderr := snodo(t, "", "demo", "--headless", "--dir", dir, "--households", "400", "--seed", "7"); code != 0 {
-		t.Fatalf("demo: exit %d\n%s", code, stderr)
-	}
+	dir := sharedDemo(t).dir
 	ctx := context.Background()
 	_, st, err := openRegionStore(ctx, filepath.Join(dir, "region", regionConfigName))
 	if err != nil {

@@ -5,10 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	exregion "github.com/snodo-hub/snodo/examples/region"
@@ -16,17 +19,49 @@ import (
 	"github.com/snodo-hub/snodo/hub/store"
 )
 
+// sharedDemo is one small demo region, built once for the tests that need
+// one ("snodo demo --headless --json" in-process): building it is the
+// slowest step of the package's tests, more so under the race detector.
+// Its size gives both published and unpublished rates.
+type demoRun struct {
+	dir, summary string
+	err          error
+}
+
+var (
+	demoOnce sync.Once
+	demo     demoRun
+)
+
+func sharedDemo(t *testing.T) demoRun {
+	t.Helper()
+	demoOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "snodo-demo-test-")
+		if err != nil {
+			demo.err = err
+			return
+		}
+		demo.dir = dir
+		code, out, stderr := snodo(t, "", "demo", "--headless", "--json", "--dir", dir, "--households", "200", "--seed", "7")
+		if code != 0 {
+			demo.err = fmt.Errorf("demo: exit %d\n%s", code, stderr)
+		}
+		demo.summary = out
+	})
+	if demo.err != nil {
+		t.Fatal(demo.err)
+	}
+	return demo
+}
+
 // TestDemoHeadless runs "snodo demo --headless --json" in-process on a
 // small demo and checks its summary against what the stores hold, counted
 // there independently: records, persons, referrals by status, quarantine,
 // and the region's envelopes.
 func TestDemoHeadless(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	code, out, stderr := snodo(t, "", "demo", "--headless", "--json", "--dir", dir, "--households", "12", "--seed", "3")
-	if code != 0 {
-		t.Fatalf("demo: exit %d\n%s", code, stderr)
-	}
+	d := sharedDemo(t)
+	dir, out := d.dir, d.summary
 	var sum demoSummary
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
