@@ -224,7 +224,7 @@ func groupRate(g Group, byCode map[string]Value) GroupRate {
 		variance += rateVariance(own.Value, v)
 		k++
 	}
-	res.MeanCoverage, res.PooledCoverage = coverageOf(meanOutcome), coverageOf(poolOutcome)
+	res.MeanCoverage, res.PooledCoverage = CoverageOf(meanOutcome), CoverageOf(poolOutcome)
 	if k == 0 {
 		res.Mean = withheld(ReasonNoContributor)
 	} else {

@@ -82,7 +82,7 @@ func PerCapita(ts []Territory, values []Value) (*PerCapitaTable, error) {
 		outcome[t.Code] = why
 		out.Rows = append(out.Rows, row)
 	}
-	out.Coverage = coverageOf(outcome)
+	out.Coverage = CoverageOf(outcome)
 	return out, nil
 }
 

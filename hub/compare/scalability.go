@@ -143,6 +143,6 @@ func scalability(ts []Territory, outcome, xs []Value, axis string, x func(Value)
 			outcomes[t.Code] = p.Y.Reason
 		}
 	}
-	view.Coverage = coverageOf(outcomes)
+	view.Coverage = CoverageOf(outcomes)
 	return view, nil
 }

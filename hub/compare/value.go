@@ -120,9 +120,9 @@ type Coverage struct {
 	Text string `json:"text"`
 }
 
-// coverageOf counts the outcome of each enrolled territory: "" for a
+// CoverageOf counts the outcome of each enrolled territory: "" for a
 // contributor, else the reason it does not contribute.
-func coverageOf(outcome map[string]Reason) Coverage {
+func CoverageOf(outcome map[string]Reason) Coverage {
 	c := Coverage{Enrolled: len(outcome), Territories: []string{}}
 	for code, r := range outcome {
 		switch r {

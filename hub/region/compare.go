@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,25 +109,18 @@ func loadEpoch(ctx context.Context, st *store.Store, epoch, indicator string) (*
 	return ec, nil
 }
 
-// epochs lists the epochs the region holds envelopes for, from the
-// accepted entries of the intake log (every stored envelope has one):
-// annual epochs first, then quarters, each newest first.
+// epochs lists the epochs the region holds envelopes for: annual epochs
+// first, then quarters, each newest first.
 func epochs(ctx context.Context, st *store.Store) ([]string, error) {
-	log, err := st.IntakeLog(ctx, 0)
+	all, err := st.RegionEpochs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	var out []string
-	for _, e := range log {
-		if e.Outcome != store.IntakeAccepted || seen[e.Epoch] {
-			continue
+	for _, e := range all {
+		if _, err := disclosure.ParseEpoch(e); err == nil { // only epochs this API can ask for
+			out = append(out, e)
 		}
-		if _, err := disclosure.ParseEpoch(e.Epoch); err != nil {
-			continue // not an epoch this API can ask for
-		}
-		seen[e.Epoch] = true
-		out = append(out, e.Epoch)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		qi, qj := strings.Contains(out[i], "-Q"), strings.Contains(out[j], "-Q")
@@ -171,23 +165,6 @@ func (ec *epochCells) territoryCells(ind *schemas.Indicator, breakdown string) m
 func (tc *cellsOf) has(m string) bool {
 	_, ok := tc.value[m]
 	return ok || tc.suppressed[m]
-}
-
-// countVariance is the variance of the noise on one cell, -1 when it is
-// not known: disclosure.Variance of its σ² (cellSigma2), or b²/12 for
-// rounding to base b.
-func (n noiseOf) countVariance(total, rateDenominator bool) (float64, error) {
-	if s := n.cellSigma2(total, rateDenominator); s != nil {
-		v, err := disclosure.Variance(s)
-		if err != nil {
-			return 0, fmt.Errorf("the σ² of %s: %w", n.territory, err)
-		}
-		return v, nil
-	}
-	if n.mechanism == "rounding" {
-		return float64(n.roundingBase*n.roundingBase) / 12, nil
-	}
-	return -1, nil
 }
 
 func (n noiseOf) value(code, epoch string) compare.Value {
@@ -242,7 +219,7 @@ func valuesOf(ts []compare.Territory, ind *schemas.Indicator, ec *epochCells, br
 			} else {
 				// A sum's sum and denominator are two cells noised
 				// independently.
-				sv, err := tc.noise.countVariance(total, false)
+				sv, err := tc.noise.cellVariance(total, false)
 				if err != nil {
 					return nil, err
 				}
@@ -262,7 +239,7 @@ func valuesOf(ts []compare.Territory, ind *schemas.Indicator, ec *epochCells, br
 				c.Suppressed = c.Suppressed || tc.suppressed[m]
 				c.Num += tc.value[m]
 			}
-			v, err := tc.noise.countVariance(total, false)
+			v, err := tc.noise.cellVariance(total, false)
 			if err != nil {
 				return nil, err
 			}
@@ -274,28 +251,6 @@ func valuesOf(ts []compare.Territory, ind *schemas.Indicator, ec *epochCells, br
 		}
 	}
 	return vs, nil
-}
-
-// coverageOf counts each territory's outcome as compare.Coverage does: ""
-// for a contributor, else the reason it does not contribute.
-func coverageOf(outcome map[string]compare.Reason) compare.Coverage {
-	c := compare.Coverage{Enrolled: len(outcome), Territories: []string{}}
-	for code, r := range outcome {
-		switch r {
-		case "":
-			c.Contributing++
-			c.Territories = append(c.Territories, code)
-		case compare.ReasonSuppressed:
-			c.Suppressed++
-		case compare.ReasonMissing:
-			c.Missing++
-		default:
-			c.Withheld++
-		}
-	}
-	sort.Strings(c.Territories)
-	c.Text = fmt.Sprintf("%d of %d", c.Contributing, c.Enrolled)
-	return c
 }
 
 // ownRates is each territory's own rate, by code: the pooled rate of a
@@ -403,10 +358,10 @@ func (c *comparisons) breakdownParam(r *http.Request, ind *schemas.Indicator) (m
 		return nil, "", badParam("breakdown", err.Error())
 	}
 	for dim, val := range b {
-		if !contains(ind.Breakdowns, dim) {
+		if !slices.Contains(ind.Breakdowns, dim) {
 			return nil, "", badParam("breakdown", fmt.Sprintf("%s has no breakdown %q: it has %s", ind.ID, dim, strings.Join(ind.Breakdowns, ", ")))
 		}
-		if bd, ok := c.cat.Breakdown(dim); ok && !contains(bd.Values, val) {
+		if bd, ok := c.cat.Breakdown(dim); ok && !slices.Contains(bd.Values, val) {
 			return nil, "", badParam("breakdown", fmt.Sprintf("%q is not a value of %s: give one of %s", val, dim, strings.Join(bd.Values, ", ")))
 		}
 	}
@@ -415,15 +370,6 @@ func (c *comparisons) breakdownParam(r *http.Request, ind *schemas.Indicator) (m
 		return nil, "", badParam("breakdown", err.Error())
 	}
 	return b, canon, nil
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ---- meta ----
@@ -743,7 +689,7 @@ func (c *comparisons) Indicator(ctx context.Context, st *store.Store, ind *schem
 		}
 		out.Territories = append(out.Territories, tv)
 	}
-	out.Coverage = coverageOf(outcome)
+	out.Coverage = compare.CoverageOf(outcome)
 	if ind.Kind == schemas.KindRatio {
 		grs, err := compare.GroupRates(ts, append([]compare.Group{c.all}, c.bench.Groups...), vs.rate)
 		if err != nil {
@@ -797,7 +743,7 @@ func (c *comparisons) regionCount(values []compare.Value) (RegionValue, error) {
 			whole.ForeignResidents += t.ForeignResidents
 		}
 	}
-	rv := RegionValue{Coverage: coverageOf(outcome)}
+	rv := RegionValue{Coverage: compare.CoverageOf(outcome)}
 	if rv.Coverage.Contributing == 0 {
 		none := compare.Estimate{Reason: compare.ReasonNoContributor}
 		rv.PerResidents, rv.PerForeignResidents = &none, &none

@@ -54,29 +54,35 @@ func (n envelopeNoise) cellSigma2(total, rateDenominator bool) *big.Rat {
 	return new(big.Rat).Mul(s, big.NewRat(2, 1))
 }
 
-// rateNoise is the noise on a territory's numerator and denominator of a
-// rate (total or broken down), false when it is not known (a region's
-// sums, whose noise per cell the region does not keep). A discrete
-// Gaussian's variance is disclosure.Variance(σ²); rounding to base b is
-// counted as a uniform error of variance b²/12 on each count.
-func (n envelopeNoise) rateNoise(total bool) (disclosure.RateNoise, bool, error) {
-	s := n.breakdown
-	if total {
-		s = n.total
-	}
-	switch {
-	case s != nil:
+// cellVariance is the variance of the noise on one published cell, -1
+// when the region does not know it (a region's sums, whose noise per cell
+// it does not keep): disclosure.Variance of its σ² (cellSigma2), or b²/12
+// for rounding to base b, counted as a uniform error.
+func (n envelopeNoise) cellVariance(total, rateDenominator bool) (float64, error) {
+	if s := n.cellSigma2(total, rateDenominator); s != nil {
 		v, err := disclosure.Variance(s)
 		if err != nil {
-			return disclosure.RateNoise{}, false, fmt.Errorf("the σ² of %s: %w", n.territory, err)
+			return 0, fmt.Errorf("the σ² of %s: %w", n.territory, err)
 		}
-		if n.partition {
-			return disclosure.PartitionRateNoise(v), true, nil
-		}
-		return disclosure.RateNoise{Num: v, Den: v}, true, nil
-	case n.mechanism == "rounding":
-		v := float64(n.roundingBase*n.roundingBase) / 12
-		return disclosure.RateNoise{Num: v, Den: v}, true, nil
+		return v, nil
 	}
-	return disclosure.RateNoise{}, false, nil
+	if n.mechanism == "rounding" {
+		return float64(n.roundingBase*n.roundingBase) / 12, nil
+	}
+	return -1, nil
+}
+
+// rateNoise is the noise on a territory's numerator and denominator of a
+// rate (total or broken down), false when it is not known. A rate noised
+// as a partition has Var(den) = 2v and Cov = v for the variance v of one
+// cell; otherwise the two counts' noise is independent.
+func (n envelopeNoise) rateNoise(total bool) (disclosure.RateNoise, bool, error) {
+	v, err := n.cellVariance(total, false)
+	if err != nil || v < 0 {
+		return disclosure.RateNoise{}, false, err
+	}
+	if n.partition {
+		return disclosure.PartitionRateNoise(v), true, nil
+	}
+	return disclosure.RateNoise{Num: v, Den: v}, true, nil
 }

@@ -313,6 +313,28 @@ func (t *Tx) RegionRhoSpent(ctx context.Context, territory string, year int) ([]
 	return out, nil
 }
 
+// RegionEpochs returns the distinct epochs of the stored envelopes, in no
+// particular order.
+func (s *Store) RegionEpochs(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT epoch FROM region_envelopes`)
+	if err != nil {
+		return nil, fmt.Errorf("read the region's epochs: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, fmt.Errorf("read the region's epochs: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the region's epochs: %w", err)
+	}
+	return out, nil
+}
+
 // RegionLatestEnvelopes returns, for each territory that sent the epoch,
 // its latest envelope of it (highest revision, then last received), without
 // its bytes.
