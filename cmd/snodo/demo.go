@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -215,7 +214,7 @@ func (r *demoRegion) summary(ctx context.Context) (demoRegionSummary, error) {
 			s.Territories++
 		}
 	}
-	n, err := countSQL(ctx, r.cfg.path(r.cfg.Store.Path), `SELECT count(DISTINCT indicator) FROM region_cells`)
+	n, err := storeCount(ctx, r.st, `SELECT count(DISTINCT indicator) FROM region_cells`)
 	s.Indicators = int(n)
 	return s, err
 }
@@ -294,7 +293,7 @@ func buildDemoTerritory(ctx context.Context, o demoOptions, t compare.Territory,
 	if err != nil {
 		return s, err
 	}
-	if err := s.count(ctx, st, setup.Database); err != nil {
+	if err := s.count(ctx, st); err != nil {
 		return s, err
 	}
 	fmt.Fprintf(stderr, "Territorio %s (%s): %s record, %s persone, %s in quarantena, %d buste inviate alla regione\n",
@@ -346,7 +345,7 @@ func demoIngest(ctx context.Context, keyPath string, t compare.Territory, act *d
 }
 
 // count fills the summary's counts from the territory's store.
-func (s *demoTerritorySummary) count(ctx context.Context, st *store.Store, dbPath string) error {
+func (s *demoTerritorySummary) count(ctx context.Context, st *store.Store) error {
 	bySchema, err := st.CountBySchema(ctx)
 	if err != nil {
 		return err
@@ -365,21 +364,20 @@ func (s *demoTerritorySummary) count(ctx context.Context, st *store.Store, dbPat
 	if s.Referrals == nil {
 		s.Referrals = map[string]int64{}
 	}
-	s.Persons, err = countSQL(ctx, dbPath, `SELECT count(*) FROM persons`)
+	s.Persons, err = storeCount(ctx, st, `SELECT count(*) FROM persons`)
 	return err
 }
 
-// countSQL runs a count query on a store's database, read-only: package
-// store has no count of persons, and a count is all the demo needs.
-func countSQL(ctx context.Context, dbPath, query string) (int64, error) {
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro")
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
+// storeCount runs a count query in a read snapshot of the store: package
+// store has no count of persons or of the region's indicators, and a
+// count is all the demo needs.
+func storeCount(ctx context.Context, st *store.Store, query string) (int64, error) {
 	var n int64
-	if err := db.QueryRowContext(ctx, query).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count in %s: %w", filepath.Base(dbPath), err)
+	err := st.Snapshot(ctx, func(q store.Querier) error {
+		return q.QueryRowContext(ctx, query).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
 	}
 	return n, nil
 }
