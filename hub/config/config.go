@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,12 @@ type Config struct {
 type Territory struct {
 	Code string `yaml:"code"`
 	Name string `yaml:"name"`
+	// Population, ForeignResidents and Comuni are the territory's public
+	// figures (as in the region's territories file), optional: the hub's
+	// own dashboard shows per-capita rates when Population is set.
+	Population       int64    `yaml:"population"`
+	ForeignResidents int64    `yaml:"foreign_residents"`
+	Comuni           []string `yaml:"comuni"`
 }
 
 // Store configures the database.
@@ -209,7 +216,9 @@ func Parse(path string, data []byte) (*Config, error) {
 	if problems := check(path, doc, value); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
-	if problems := append(append(uniqueConnectors(path, doc), organisationConnectors(path, doc)...), disclosureProblems(path, doc)...); len(problems) > 0 {
+	problems := append(uniqueConnectors(path, doc), organisationConnectors(path, doc)...)
+	problems = append(append(problems, disclosureProblems(path, doc)...), territoryFigures(path, doc)...)
+	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
 	var c Config
@@ -315,6 +324,23 @@ func organisationConnectors(path string, doc *yaml.Node) []Problem {
 			Message: fmt.Sprintf("no connector instance is named %q: name one of /connectors", conn.Value)})
 	}
 	return problems
+}
+
+// territoryFigures refuses more foreign residents than residents: a
+// per-capita rate over them would be meaningless.
+func territoryFigures(path string, doc *yaml.Node) []Problem {
+	pop, _ := yamldoc.NodeAt(doc, "/territory/population")
+	foreign, _ := yamldoc.NodeAt(doc, "/territory/foreign_residents")
+	if pop == nil || foreign == nil || pop.Kind != yaml.ScalarNode || foreign.Kind != yaml.ScalarNode {
+		return nil
+	}
+	p, err1 := strconv.ParseInt(pop.Value, 10, 64)
+	f, err2 := strconv.ParseInt(foreign.Value, 10, 64)
+	if err1 != nil || err2 != nil || f <= p {
+		return nil
+	}
+	return []Problem{{File: path, Line: foreign.Line, Column: foreign.Column, Pointer: "/territory/foreign_residents",
+		Message: fmt.Sprintf("%d foreign residents is more than the population (%d): check both figures (ISTAT publishes them per comune)", f, p)}}
 }
 
 func check(path string, doc *yaml.Node, value any) []Problem {

@@ -43,7 +43,15 @@ func TestProblemsSayWhereAndWhat(t *testing.T) {
 	}{
 		"unknown key at its line": {
 			yaml: "version: 1\nterritory:\n  code: SDS-FI\n  name: Firenze\n  nmae: typo\n",
-			want: []string{`snodo.yaml:5:3: /territory/nmae: unknown setting "nmae"`, "allowed here: code, name"},
+			want: []string{`snodo.yaml:5:3: /territory/nmae: unknown setting "nmae"`, "allowed here: code, comuni, foreign_residents, name, population"},
+		},
+		"more foreign residents than residents": {
+			yaml: "version: 1\nterritory:\n  code: TOS-PI\n  name: Pisa\n  population: 1000\n  foreign_residents: 1200\n",
+			want: []string{"snodo.yaml:6:22: /territory/foreign_residents: 1200 foreign residents is more than the population (1000)"},
+		},
+		"comuni are ISTAT codes": {
+			yaml: "version: 1\nterritory:\n  code: TOS-PI\n  name: Pisa\n  comuni: [\"050026\", G702]\n",
+			want: []string{"snodo.yaml:5:22: /territory/comuni/1: does not match pattern"},
 		},
 		"bad pattern says what was expected": {
 			yaml: "version: 1\nterritory:\n  code: sds fi\n  name: Firenze\n",
