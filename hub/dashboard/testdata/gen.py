@@ -229,3 +229,174 @@ for t in TS:
                      "peers": group_rate("peers:" + c, sorted(t["peers"]), cs), "group": group_rate(t["group"], GROUPS[t["group"]], cs),
                      "region": region_of(cs)["rate"]})
     write(f"territory-{c}-2025.json", {"territory": t, "epoch": "2025", "rows": rows})
+
+# ---- Breakdowns -------------------------------------------------------------
+# A breakdown cell (annual releases only) carries far more noise than a total:
+# σ² = 384 (sd 19.6) against 80/7 (README "Federation"), so a territory's
+# breakdown rate is wide, often clipped or withheld, and only the region's and
+# the groups' pooled values are narrow enough to read.
+BD_NOISE_SD = 19.6
+BD_MIN_RATE_DEN = 50  # a noisy denominator under this gives no rate
+SHARE = {"sex": {"F": 0.47, "M": 0.50, "U": 0.01, "unknown": 0.02},
+         "citizenship-group": {"italian": 0.58, "eu": 0.08, "non-eu": 0.30, "stateless": 0.01, "unknown": 0.03}}
+SHIFT = {"F": 0.03, "M": -0.02, "italian": 0.02, "non-eu": -0.05, "eu": 0.0}
+BD_FIXTURES = [("referral-acceptance", "sex", v) for v in SHARE["sex"]] + \
+              [("referral-acceptance", "citizenship-group", v) for v in SHARE["citizenship-group"]] + \
+              [("employment-rate", "sex", "F"), ("employment-rate", "sex", "M")]
+
+
+def noisy_rate(num, den, sd_noise, parts=1):
+    p = min(1.0, max(0.0, num / den))
+    # The numerator and the rest of the denominator are noised apart (one
+    # table), so the rate's noise variance is ((1-p)² + p²)·σ²/den².
+    sd = math.sqrt(max(p * (1 - p), 0.25 / den) / den + ((1 - p) ** 2 + p ** 2) * parts * (sd_noise / den) ** 2)
+    lo, hi = p - 1.96 * sd, p + 1.96 * sd
+    return est(p, lo, hi, clipped=lo < 0 or hi > 1)
+
+
+def bd_cells(ind, dim, val):
+    """Per-territory noisy (numerator, denominator, state) of one breakdown cell."""
+    total = cells(ind, "2025")
+    r = random.Random(zlib.crc32(f"{ind}/{dim}:{val}".encode()))
+    out = {}
+    for c in CODES:
+        num, den, _ = total[c]
+        tden = den * SHARE[dim][val] * r.uniform(0.8, 1.2)
+        tnum = tden * min(0.97, max(0.03, num / den + SHIFT.get(val, 0) + r.gauss(0, 0.03)))
+        if tnum < 3 or tden < 3:  # true count under 3: suppressed before noise
+            out[c] = (0, 0, "suppressed")
+            continue
+        n = max(0, int(round(tnum + r.gauss(0, BD_NOISE_SD))))
+        d = max(n, int(round(tden + r.gauss(0, BD_NOISE_SD))))
+        state = "below" if n < 10 else "nodenom" if d < BD_MIN_RATE_DEN else "ok"
+        out[c] = (n, d, state)
+    return out
+
+
+def bd_row(c, cs):
+    num, den, state = cs[c]
+    row = {"code": c, "name": NAME[c], "group": GROUP_OF[c]}
+    res, fr = POP[c]["population"], POP[c]["foreign_residents"]
+    if state == "suppressed":
+        row.update(suppressed=True, display="suppressed", rate=withheld("suppressed"),
+                   per_1000_residents=withheld("suppressed"), per_1000_foreign_residents=withheld("suppressed"))
+        return row
+    pc = lambda per: {"published": True, "value": round(den * per, 3), "low": round(max(0, den - 39) * per, 3), "high": round((den + 39) * per, 3)}
+    row.update(suppressed=False, denominator=den, count=den, per_1000_residents=pc(1000 / res), per_1000_foreign_residents=pc(1000 / fr))
+    if state == "below":
+        row.update(display=f"<10 / {den}", rate=withheld("below_display_threshold"))
+    elif state == "nodenom":
+        row.update(display=f"{num} / {den}", numerator=num, rate=withheld("denominator_below_minimum"))
+    else:
+        row.update(display=f"{num} / {den}", numerator=num, rate=noisy_rate(num, den, BD_NOISE_SD))
+    return row
+
+
+def bd_pool(codes, cs):
+    """Pooled rate over the members that published the cell (not suppressed)."""
+    used = [c for c in codes if cs[c][2] != "suppressed"]
+    n, d = sum(cs[c][0] for c in used), sum(cs[c][1] for c in used)
+    if not used:
+        return withheld("no_contributor"), used, n, d
+    if n < 10:
+        return withheld("below_display_threshold"), used, n, d
+    return noisy_rate(n, d, BD_NOISE_SD, len(used)), used, n, d
+
+
+def bd_group(gid, members, cs):
+    pub = [c for c in members if cs[c][2] == "ok"]
+    sup = [c for c in members if cs[c][2] == "suppressed"]
+    wh = [c for c in members if cs[c][2] in ("below", "nodenom")]
+    if pub:
+        rates = [cs[c][0] / cs[c][1] for c in pub]
+        m = sum(rates) / len(rates)
+        var = sum(max(p * (1 - p), 0.01) / cs[c][1] + ((1 - p) ** 2 + p ** 2) * (BD_NOISE_SD / cs[c][1]) ** 2 for p, c in zip(rates, pub)) / len(pub) ** 2
+        lo, hi = m - 1.96 * math.sqrt(var), m + 1.96 * math.sqrt(var)
+        mean = est(m, lo, hi, clipped=lo < 0 or hi > 1)
+    else:
+        mean = withheld("no_contributor")
+    pooled, used, n, d = bd_pool(members, cs)
+    return {"group": gid, "mean": mean, "mean_coverage": coverage(pub, sup, (), wh), "pooled": pooled,
+            "pooled_numerator": n, "pooled_denominator": d, "pooled_coverage": coverage(used, sup)}
+
+
+def bd_indicator(ind, dim, val, codes):
+    cs = bd_cells(ind, dim, val)
+    pooled, used, n, d = bd_pool(codes, cs)
+    sup = [c for c in codes if cs[c][2] == "suppressed"]
+    groups = {g: [c for c in ms if c in codes] for g, ms in GROUPS.items()}
+    return {"indicator": ind, "version": "1", "kind": "ratio", "epoch": "2025", "breakdown": {dim: val},
+            "region": {"rate": pooled, "numerator": n, "denominator": d, "coverage": coverage(used, sup)},
+            "territories": [bd_row(c, cs) for c in codes],
+            "groups": [bd_group(g, ms, cs) for g, ms in groups.items() if ms] if len(codes) > 1 else [],
+            "coverage": coverage([c for c in codes if cs[c][2] == "ok"], sup, (), [c for c in codes if cs[c][2] in ("below", "nodenom")])}
+
+
+def bd_file(ind, dim, val):
+    # No ':' in a file name (Windows checkouts): indicator-ID-EPOCH-bd-DIM-VALUE.json.
+    return f"indicator-{ind}-2025-bd-{dim}-{val}.json"
+
+
+for ind, dim, val in BD_FIXTURES:
+    write(bd_file(ind, dim, val), bd_indicator(ind, dim, val, CODES))
+
+# ---- Territory scope --------------------------------------------------------
+# `snodo run` serves the same API over one territory's own released
+# envelopes: meta.scope "territory", one territory, no groups or peers; the
+# "region" values are that territory's own. Written to territory/.
+SCOPE = "TOS-LI"
+TDIR = os.path.join(HERE, "territory")
+os.makedirs(TDIR, exist_ok=True)
+
+
+def twrite(name, obj):
+    with open(os.path.join(TDIR, name), "w") as f:
+        json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+
+
+own = dict(POP[SCOPE], group="", peers=[])
+twrite("meta.json", dict(meta, scope="territory", territories=[own], groups=[]))
+ONE = [SCOPE]
+for epoch, scale in (("2025", 1.0), ("2025-Q4", 0.5)):
+    rows = []
+    for i in RATIO:
+        cs = cells(i["id"], epoch, scale)
+        st = cs[SCOPE][2]
+        own_rate = territory_row(SCOPE, cs)["rate"]
+        cov = coverage(ONE if st != "suppressed" else [], ONE if st == "suppressed" else [])
+        row = {"indicator": i["id"], "title": title(i), "region": own_rate, "coverage": cov, "territories_published": int(st == "ok")}
+        if st == "ok":
+            v = round(cs[SCOPE][0] / cs[SCOPE][1], 4)
+            row.update({"min": {"territory": SCOPE, "value": v}, "max": {"territory": SCOPE, "value": v}})
+        rows.append(row)
+        if epoch != "2025":
+            continue
+        num, den, _ = cs[SCOPE]
+        reg = {"rate": own_rate, "coverage": cov}
+        if st != "suppressed":
+            reg.update(numerator=num, denominator=den)
+        twrite(f"indicator-{i['id']}-{epoch}.json", {
+            "indicator": i["id"], "version": "1", "kind": "ratio", "epoch": epoch, "breakdown": {}, "region": reg,
+            "territories": [dict(territory_row(SCOPE, cs), group="")], "groups": [],
+            "coverage": coverage(ONE if st == "ok" else [], ONE if st == "suppressed" else [], (), ONE if st == "below" else [])})
+    twrite(f"overview-{epoch}.json", {"epoch": epoch, "rows": rows})
+
+for i in RATIO:
+    tr = json.load(open(os.path.join(HERE, f"trend-{i['id']}.json")))
+    mine = [t for t in tr["territories"] if t["territory"] == SCOPE]
+    twrite(f"trend-{i['id']}.json", {"indicator": i["id"], "territories": mine, "region": dict(mine[0], territory="region")})
+
+rows = []
+for i in RATIO:
+    cs = all_cells[i["id"]]
+    tr = territory_row(SCOPE, cs)
+    none = withheld("no_contributor")
+    rows.append({"indicator": i["id"], "title": title(i), "value": tr["rate"], "display": tr["display"],
+                 "peers": {"group": "peers:" + SCOPE, "mean": none, "mean_coverage": coverage([]), "pooled": none,
+                           "pooled_numerator": 0, "pooled_denominator": 0, "pooled_coverage": coverage([])},
+                 "group": None, "region": tr["rate"]})
+twrite(f"territory-{SCOPE}-2025.json", {"territory": own, "epoch": "2025", "rows": rows})
+
+for ind, dim, val in BD_FIXTURES[:4]:
+    twrite(bd_file(ind, dim, val), bd_indicator(ind, dim, val, ONE))

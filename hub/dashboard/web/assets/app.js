@@ -70,6 +70,27 @@
       },
       kinds: { ratio: 'rapporto', binned: 'distribuzione', count: 'conteggio', sum: 'somma' },
       ofPeers: (c, n) => `${c} di ${n}`,
+      // Breakdowns (indicator page).
+      breakdown: 'Suddivisione', total: 'Totale',
+      bdNote: 'Ogni cella di una suddivisione porta molto più rumore di protezione di un totale (varianza 384 contro 11,4 per un totale): i valori dei singoli territori hanno intervalli larghi o non sono mostrati. Sono significativi il valore regionale e quelli dei gruppi, che sommano più territori.',
+      bdNoteTerritory: 'Ogni cella di una suddivisione porta molto più rumore di protezione di un totale (varianza 384 contro 11,4 per un totale): il valore del territorio ha un intervallo largo o non è mostrato. Le suddivisioni sono fatte per essere sommate tra i territori, a livello regionale.',
+      bdAnnualOnly: 'Le suddivisioni sono pubblicate solo nei rilasci annuali: scegliete un anno per vederle.',
+      totalOnly: 'Questo grafico mostra il totale: non è disponibile per suddivisione.',
+      bdValues: {
+        unknown: 'non noto', 'single-person': 'persona sola', 'couple-no-children': 'coppia senza figli', 'couple-with-children': 'coppia con figli',
+        'single-parent': 'genitore solo', 'multi-family': 'più nuclei', other: 'altro', italian: 'italiana', eu: 'UE', 'non-eu': 'extra UE', stateless: 'apolide',
+      },
+      // Territory scope: a territory hub's own view (snodo run).
+      territoryLabel: 'Territorio:', brandTitleT: 'Statistiche pubblicate', brandSubT: 'Snodo · ciò che il territorio ha pubblicato alla regione',
+      scopeNote: (t, r) => `Questa pagina mostra ciò che il territorio di ${t} ha pubblicato alla Regione ${r}: statistiche aggregate, protette da rumore casuale, le stesse che vede la regione. Non sono i dati grezzi del territorio.`,
+      scopeNoteTitle: 'Vista del territorio',
+      overviewTitleT: 'Indicatori pubblicati',
+      overviewLeadT: (t) => `Il valore di ${t} per ogni indicatore, come lo ha ricevuto la regione, con il suo intervallo di confidenza al 95%. Il confronto con gli altri territori è nel cruscotto regionale.`,
+      territoryValue: 'Valore del territorio', status: 'Stato', published: 'pubblicato', detailsT: 'Dettaglio dell\'indicatore',
+      profileOpen: (t) => `Profilo di ${t}`, profileOpenLead: 'Tutti gli indicatori del territorio in una pagina, con la tabella dei dati.', profileOpenBtn: 'Apri il profilo',
+      barsTitleT: 'Valore del territorio', barsLeadT: 'Il tasso del territorio con il suo intervallo di confidenza al 95%.',
+      trendLeadT: 'Ogni punto è il tasso degli ultimi quattro trimestri. Area azzurra: intervallo al 95%.',
+      profileTitleT: 'Profilo del territorio', profileLeadT: (n) => `Per ogni indicatore, il valore di ${n} (punto blu) con il suo intervallo di confidenza al 95%.`,
     },
     en: {
       skip: 'Skip to content', region: 'Region:', brandTitle: 'Regional comparisons',
@@ -123,6 +144,25 @@
       },
       kinds: { ratio: 'ratio', binned: 'distribution', count: 'count', sum: 'sum' },
       ofPeers: (c, n) => `${c} of ${n}`,
+      breakdown: 'Breakdown', total: 'Total',
+      bdNote: 'Each breakdown cell carries far more protective noise than a total (variance 384 against 11.4 for a total): single territories\' values have wide intervals or are not shown. The regional and group values, which add up several territories, are the meaningful ones.',
+      bdNoteTerritory: 'Each breakdown cell carries far more protective noise than a total (variance 384 against 11.4 for a total): the territory\'s value has a wide interval or is not shown. Breakdowns are meant to be added up over territories, at regional level.',
+      bdAnnualOnly: 'Breakdowns are released only in the annual releases: choose a year to see them.',
+      totalOnly: 'This chart shows the total: it is not available by breakdown.',
+      bdValues: {
+        unknown: 'unknown', 'single-person': 'single person', 'couple-no-children': 'couple without children', 'couple-with-children': 'couple with children',
+        'single-parent': 'single parent', 'multi-family': 'multi-family', other: 'other', italian: 'Italian', eu: 'EU', 'non-eu': 'non-EU', stateless: 'stateless',
+      },
+      territoryLabel: 'Territory:', brandTitleT: 'Published statistics', brandSubT: 'Snodo · what the territory has published to the region',
+      scopeNote: (t, r) => `This page shows what the territory of ${t} has published to the ${r} region: aggregated statistics protected by random noise, the same figures the region sees. It is not the territory's raw data.`,
+      scopeNoteTitle: 'Territory view',
+      overviewTitleT: 'Published indicators',
+      overviewLeadT: (t) => `${t}'s value for each indicator as the region received it, with its 95% confidence interval. The comparison with other territories is in the regional dashboard.`,
+      territoryValue: 'Territory value', status: 'Status', published: 'published', detailsT: 'Indicator details',
+      profileOpen: (t) => `${t} profile`, profileOpenLead: 'Every indicator of the territory on one page, with the data table.', profileOpenBtn: 'Open the profile',
+      barsTitleT: 'Territory value', barsLeadT: 'The territory\'s rate with its 95% confidence interval.',
+      trendLeadT: 'Each point is the rate over the last four quarters. Blue band: the 95% interval.',
+      profileTitleT: 'Territory profile', profileLeadT: (n) => `For each indicator, ${n}'s value (blue dot) with its 95% confidence interval.`,
     },
   };
 
@@ -233,7 +273,11 @@
   }
 
   // ---- State and routing -------------------------------------------------
-  const state = { meta: null, epoch: '', trendWith: '', axis: 'caseload', seq: 0 };
+  const state = { meta: null, epoch: '', trendWith: '', axis: 'caseload', breakdown: '', scope: 'region', seq: 0 };
+  // A territory hub (snodo run) serves the same API over its own releases:
+  // meta.scope "territory", one territory; a missing scope is a region.
+  const territoryScope = () => state.scope === 'territory';
+  const ownTerritory = () => ((state.meta && state.meta.territories) || [])[0] || { code: '', name: '' };
   const app = () => document.getElementById('app');
 
   function parseHash() {
@@ -258,12 +302,20 @@
     const pl = params.get('lang');
     if (pl === 'it' || pl === 'en') lang = pl;
     if (params.has('with')) state.trendWith = params.get('with');
+    // The breakdown lives in the hash only, so a link or a reload keeps it
+    // and leaving the indicator page drops it.
+    state.breakdown = params.get('breakdown') || '';
     applyChrome();
     try {
       if (!state.meta) state.meta = await getJSON('meta');
       const m = state.meta;
+      state.scope = m.scope === 'territory' ? 'territory' : 'region';
+      document.body.setAttribute('data-scope', state.scope);
+      applyChrome();
       state.epoch = params.get('epoch') || state.epoch || m.latest_annual || (m.epochs || [])[0] || '';
-      document.getElementById('region-label').textContent = `${T().region} ${m.region ? m.region.name : ''}`;
+      document.getElementById('region-label').textContent = territoryScope()
+        ? `${T().territoryLabel} ${ownTerritory().name}` : `${T().region} ${m.region ? m.region.name : ''}`;
+      renderScopeNote();
       renderNav(parts[0] || '');
       renderFooter();
       let view;
@@ -286,11 +338,23 @@
   function applyChrome() {
     document.documentElement.lang = lang;
     document.getElementById('skip-link').textContent = T().skip;
-    document.getElementById('brand-title').textContent = T().brandTitle;
-    document.getElementById('brand-sub').textContent = T().brandSub;
+    document.getElementById('brand-title').textContent = territoryScope() ? T().brandTitleT : T().brandTitle;
+    document.getElementById('brand-sub').textContent = territoryScope() ? T().brandSubT : T().brandSub;
     document.getElementById('main-nav').setAttribute('aria-label', T().navLabel);
     for (const b of document.querySelectorAll('.lang-switch button')) b.setAttribute('aria-pressed', String(b.dataset.lang === lang));
-    document.title = `Snodo — ${T().brandTitle}`;
+    document.title = `Snodo — ${territoryScope() ? T().brandTitleT : T().brandTitle}`;
+  }
+
+  // In territory scope a note under the header says what the figures are:
+  // what the territory published to the region, not its raw data.
+  function renderScopeNote() {
+    const box = document.getElementById('scope-note');
+    if (!box) return;
+    box.hidden = !territoryScope();
+    if (!territoryScope()) { box.replaceChildren(); return; }
+    const m = state.meta;
+    box.replaceChildren(el('div', { class: 'container scope-inner' },
+      el('strong', {}, T().scopeNoteTitle), ' ', el('span', {}, T().scopeNote(ownTerritory().name, m.region ? m.region.name : ''))));
   }
 
   function renderNav(section) {
@@ -300,8 +364,10 @@
     const items = [
       ['', T().navOverview, href([], epochParams())],
       ['indicator', T().navIndicators, firstRatio ? href(['indicator', firstRatio.id], epochParams()) : '#/'],
-      ['territory', T().navTerritories, firstTerr ? href(['territory', firstTerr.code], epochParams()) : '#/'],
-    ];
+      // One territory has nothing to pick from: its profile is the
+      // overview's detail link.
+      territoryScope() ? null : ['territory', T().navTerritories, firstTerr ? href(['territory', firstTerr.code], epochParams()) : '#/'],
+    ].filter(Boolean);
     document.getElementById('nav-list').replaceChildren(...items.map(([k, label, h]) =>
       el('li', {}, el('a', { href: h, 'aria-current': k === section ? 'page' : false }, label))));
   }
@@ -339,9 +405,9 @@
     return el('nav', { class: 'breadcrumb', 'aria-label': 'breadcrumb' },
       items.map(([label, h]) => el('span', {}, h ? el('a', { href: h }, label) : el('span', { 'aria-current': 'page' }, label))));
   }
-  function epochSelect(route) {
+  function epochSelect(route, extra) {
     const id = 'sel-epoch';
-    const sel = el('select', { id, 'data-testid': 'epoch-select', on: { change: (ev) => { state.epoch = ev.target.value; location.hash = href(route, epochParams()); } } },
+    const sel = el('select', { id, 'data-testid': 'epoch-select', on: { change: (ev) => { state.epoch = ev.target.value; location.hash = href(route, Object.assign(epochParams(), extra)); } } },
       (state.meta.epochs || []).map((e) => el('option', { value: e, selected: e === state.epoch }, period(e))));
     return el('div', { class: 'field' }, el('label', { for: id }, T().epoch), sel);
   }
@@ -456,7 +522,12 @@
       } else {
         const label = withheldLabel(r.est, r.display);
         g.appendChild(sv('rect', { x: L, y: cy - 8, width: 56, height: 16, fill: `url(#${hid})`, stroke: C.hatch }));
-        g.appendChild(sv('text', { x: L + 64, y: cy + 4, class: 'sup-text' }, `${label} — ${reasonText(r.est && r.est.reason)}`));
+        // The reason goes beside the box, or past a marker drawn on the row
+        // (a group's pooled rate), never under it; the title keeps it anyway.
+        const why = `${label} — ${reasonText(r.est && r.est.reason)}`;
+        const mk = r.marker && r.marker.published ? x(r.marker.value) : -Infinity;
+        const wx = mk + 12 > L + 64 && mk - 10 < L + 64 + why.length * 7 ? mk + 12 : L + 64;
+        if (wx + why.length * 7 < W - R) g.appendChild(sv('text', { x: wx, y: cy + 4, class: 'sup-text' }, why));
         g.appendChild(sv('text', { x: W - R + 10, y: cy + 4, class: 'sup-text' }, label));
       }
       if (r.marker && r.marker.published) {
@@ -604,7 +675,9 @@
 
   // profileChart: one row per indicator, the territory against peers,
   // group and region on a common 0–100% axis.
-  function profileChart({ rows, testid, aria, name }) {
+  // With ownOnly (territory scope) peers, group and region are left out:
+  // one territory has none to compare with.
+  function profileChart({ rows, testid, aria, name, ownOnly }) {
     const W = 820; const L = 260; const R = 30; const rowH = 34; const top = 28;
     const H = top + rows.length * rowH + 10;
     const x = (v) => L + v * (W - L - R);
@@ -619,7 +692,7 @@
     rows.forEach((r, i) => {
       const cy = top + i * rowH + rowH / 2;
       const v = r.value; const pub = v && v.published;
-      const peers = r.peers && r.peers.mean; const grp = r.group && r.group.mean; const reg = r.region;
+      const peers = !ownOnly && r.peers && r.peers.mean; const grp = !ownOnly && r.group && r.group.mean; const reg = !ownOnly && r.region;
       const g = sv('g', {
         'data-testid': 'profile-row', 'data-indicator': r.indicator, 'data-suppressed': String(!pub), 'data-display': r.display || '',
         'data-value': pub ? r4(v.value) : null, 'data-peers': peers && peers.published ? r4(peers.value) : null,
@@ -642,7 +715,8 @@
         g.appendChild(sv('line', { x1: x(v.low), x2: x(v.high), y1: cy, y2: cy, stroke: C.primary, 'stroke-width': 2 }));
         g.appendChild(sv('circle', { cx: x(v.value), cy, r: 6.5, fill: C.primary, stroke: '#fff', 'stroke-width': 1.5 }));
       }
-      g.appendChild(sv('title', {}, `${tx(r.title)} — ${name}: ${pub ? pct(v.value) : withheldLabel(v, r.display)}; ${T().peersMean}: ${estText(peers)}; ${T().groupMean}: ${estText(grp)}; ${T().regionLabel}: ${estText(reg)}`));
+      g.appendChild(sv('title', {}, `${tx(r.title)} — ${name}: ${pub ? pct(v.value) : withheldLabel(v, r.display)}` +
+        (ownOnly ? (pub ? ` (${T().ci} ${pct(v.low)} – ${pct(v.high)})` : '') : `; ${T().peersMean}: ${estText(peers)}; ${T().groupMean}: ${estText(grp)}; ${T().regionLabel}: ${estText(reg)}`)));
       svg.appendChild(sv('a', { href: href(['indicator', r.indicator], epochParams()) }, g));
     });
     return el('div', { class: 'chart' }, svg);
@@ -661,8 +735,26 @@
     return svg;
   }
 
+  // A card's strip in territory scope: the territory's own value and its
+  // 95% interval on 0–100% (there is no range across territories).
+  function intervalStrip(est) {
+    const W = 260; const H = 30; const x = (v) => 8 + v * (W - 16);
+    const pub = est && est.published;
+    const svg = sv('svg', { viewBox: `0 0 ${W} ${H}`, 'aria-hidden': 'true', 'data-testid': 'card-interval', class: 'spark',
+      'data-low': pub ? r4(est.low) : null, 'data-high': pub ? r4(est.high) : null });
+    svg.appendChild(sv('line', { x1: x(0), x2: x(1), y1: 15, y2: 15, stroke: C.grid, 'stroke-width': 6, 'stroke-linecap': 'round' }));
+    if (pub) {
+      svg.appendChild(sv('line', { x1: x(est.low), x2: x(est.high), y1: 15, y2: 15, stroke: '#9cc1e8', 'stroke-width': 6, 'stroke-linecap': 'round' }));
+      svg.appendChild(sv('circle', { cx: x(est.value), cy: 15, r: 6, fill: C.primary, stroke: '#fff', 'stroke-width': 2 }));
+    }
+    svg.appendChild(sv('text', { x: x(0), y: 29, 'font-size': 9, fill: C.muted }, '0%'));
+    svg.appendChild(sv('text', { x: x(1), y: 29, 'text-anchor': 'end', 'font-size': 9, fill: C.muted }, '100%'));
+    return svg;
+  }
+
   // ---- Views -------------------------------------------------------------
   async function overviewView() {
+    if (territoryScope()) return territoryOverviewView();
     const m = state.meta;
     const ov = await getJSON('overview', { epoch: state.epoch });
     const rows = ov.rows || [];
@@ -705,12 +797,84 @@
       panel(T().territoriesTitle, null, null, terrTable));
   }
 
+  // The overview of a territory hub: its own value per indicator (the
+  // API's "region" is pooled over the one territory, so it is its own).
+  async function territoryOverviewView() {
+    const m = state.meta;
+    const own = ownTerritory();
+    const ov = await getJSON('overview', { epoch: state.epoch });
+    const rows = ov.rows || [];
+    const status = (r) => (r.region && r.region.published ? T().published : valueCell(r.region));
+    const cards = el('div', { class: 'cards', 'data-testid': 'overview-cards' }, rows.map((r) => {
+      const link = href(['indicator', r.indicator], epochParams());
+      const cov = r.coverage || {};
+      const pub = r.region && r.region.published;
+      return el('article', {
+        class: 'card', 'data-testid': 'overview-card', 'data-indicator': r.indicator,
+        'data-value': pub ? r4(r.region.value) : null, 'data-suppressed': String(!pub),
+        'data-contributing': cov.contributing, 'data-enrolled': cov.enrolled,
+      },
+      el('h3', {}, el('a', { href: link }, tx(r.title) || tx((indicatorMeta(r.indicator) || {}).title) || r.indicator)),
+      el('p', { class: 'big' }, pub ? pct(r.region.value) : valueCell(r.region)),
+      el('span', { class: 'ci' }, pub ? T().ciRange(pct(r.region.low), pct(r.region.high)) : reasonText(r.region && r.region.reason)),
+      intervalStrip(r.region),
+      el('dl', {},
+        el('dt', {}, T().epoch), el('dd', {}, period(state.epoch)),
+        el('dt', {}, T().status), el('dd', {}, status(r))),
+      el('a', { class: 'more', href: link }, T().detailsT));
+    }));
+    const ovTable = table(T().tableOf(T().overviewTitleT),
+      [T().indicator, { label: T().territoryValue, num: true }, { label: T().ci, num: true }, T().status],
+      rows.map((r) => [el('a', { href: href(['indicator', r.indicator], epochParams()) }, tx(r.title)), { v: valueCell(r.region) }, ciText(r.region) || '—',
+        { v: status(r) }]), 'overview-table');
+    const others = (m.indicators || []).filter((i) => i.kind !== 'ratio');
+    return el('div', { 'data-testid': 'view-overview' },
+      el('h1', {}, T().overviewTitleT),
+      el('p', { class: 'lead' }, T().overviewLeadT(own.name)),
+      el('div', { class: 'toolbar' }, epochSelect([]), exportLinks('overview', { epoch: state.epoch }, `overview-${state.epoch}`)),
+      noiseNotice(),
+      cards,
+      el('section', { class: 'panel profile-link-panel' },
+        el('div', {}, el('h2', {}, T().profileOpen(own.name)), el('p', { class: 'muted' }, T().profileOpenLead)),
+        el('a', { class: 'btn btn-primary', href: href(['territory', own.code], epochParams()), 'data-testid': 'profile-link', 'data-territory': own.code }, T().profileOpenBtn)),
+      el('div', { class: 'panel', 'data-testid': 'overview-table-panel' }, el('h2', {}, T().dataTable), ovTable),
+      others.length ? panel(T().otherIndicators, null, null, el('ul', {}, others.map((i) => el('li', {}, el('a', { href: href(['indicator', i.id], epochParams()) }, tx(i.title)), ` (${T().kinds[i.kind] || i.kind})`)))) : null);
+  }
+
+  // Breakdowns an indicator offers, as "dim:value" keys with their labels.
+  const bdValue = (v) => T().bdValues[v] || v;
+  function breakdownChoices(meta) {
+    return ((meta && meta.breakdowns) || []).map((b) => ({
+      id: b.id, title: tx(b.title), values: (b.values || []).map((v) => [`${b.id}:${v}`, `${tx(b.title)}: ${bdValue(v)}`]),
+    }));
+  }
+  function breakdownLabel(meta, key) {
+    for (const b of breakdownChoices(meta)) for (const [k, l] of b.values) if (k === key) return l;
+    return '';
+  }
+  function breakdownSelect(choices, value, disabled, onChange) {
+    const id = 'sel-breakdown';
+    return el('div', { class: 'field' }, el('label', { for: id }, T().breakdown),
+      el('select', { id, 'data-testid': 'breakdown-select', disabled, on: { change: (ev) => onChange(ev.target.value) } },
+        el('option', { value: '', selected: !value }, T().total),
+        choices.map((b) => el('optgroup', { label: b.title }, b.values.map(([k, l]) => el('option', { value: k, selected: k === value }, l))))));
+  }
+
   async function indicatorView(id) {
     const meta = indicatorMeta(id);
-    const d = await getJSON('indicator', { indicator: id, epoch: state.epoch });
+    const terrScope = territoryScope();
+    // A breakdown applies to annual epochs only (quarterly releases carry
+    // the totals); one this indicator does not offer is ignored.
+    const annual = /^\d{4}$/.test(state.epoch);
+    const bdText = breakdownLabel(meta, state.breakdown);
+    const bd = annual && bdText ? state.breakdown : '';
+    const d = await getJSON('indicator', { indicator: id, epoch: state.epoch, breakdown: bd });
     const ratio = (d.kind || (meta && meta.kind)) === 'ratio';
     const title = meta ? tx(meta.title) : id;
     const route = ['indicator', id];
+    // Chart headings name the breakdown; the trend and scatter stay totals.
+    const withBd = (h) => (bd ? `${h} — ${bdText}` : h);
+    const bdParams = () => Object.assign(epochParams(), { breakdown: state.breakdown && bdText ? state.breakdown : '' });
     const terrs = d.territories || [];
     // Published first by value, withheld after, so the eye reads a ranking.
     const measure = (t) => (ratio ? t.rate : t.per_1000_residents);
@@ -723,64 +887,82 @@
     const fmt = ratio ? pct : (v) => num(v, 2);
     const bars = barChart({
       rows: sorted.map((t) => ({ key: t.code, label: t.name, href: href(['territory', t.code], epochParams()), est: measure(t), display: t.display, attrs: { 'data-territory': t.code } })),
-      testid: 'chart-territories', aria: `${title} — ${T().barsTitle}, ${period(state.epoch)}`, fmt, isRate: ratio,
-      region: ratio && d.region ? d.region.rate : null,
+      testid: 'chart-territories', aria: `${title} — ${withBd(terrScope ? T().barsTitleT : T().barsTitle)}, ${period(state.epoch)}`, fmt, isRate: ratio,
+      // In territory scope the "region" is the territory itself: no line.
+      region: ratio && d.region && !terrScope ? d.region.rate : null,
     });
-    const terrTable = tableToggle(T().tableOf(T().barsTitle),
-      [T().territory, T().group, { label: ratio ? T().numDen : T().count, num: true }, { label: ratio ? T().rate : T().per1000, num: true }, { label: T().ci, num: true }, { label: T().per1000f, num: true }],
-      sorted.map((t) => [el('a', { href: href(['territory', t.code], epochParams()) }, t.name), groupTitle(t.group),
+    const barsTitle = withBd(terrScope ? T().barsTitleT : T().barsTitle);
+    const terrTable = tableToggle(T().tableOf(barsTitle),
+      [T().territory, terrScope ? null : T().group, { label: ratio ? T().numDen : T().count, num: true }, { label: ratio ? T().rate : T().per1000, num: true }, { label: T().ci, num: true }, { label: T().per1000f, num: true }].filter(Boolean),
+      sorted.map((t) => [el('a', { href: href(['territory', t.code], epochParams()) }, t.name), terrScope ? null : groupTitle(t.group),
         t.suppressed ? { v: valueCell(null, 'suppressed') } : t.display,
-        { v: valueCell(measure(t), t.display, fmt) }, ciText(measure(t), fmt), { v: t.per_1000_foreign_residents ? valueCell(t.per_1000_foreign_residents, t.display, (v) => num(v, 2)) : '—' }]), 'table-territories');
+        { v: valueCell(measure(t), t.display, fmt) }, ciText(measure(t), fmt), { v: t.per_1000_foreign_residents ? valueCell(t.per_1000_foreign_residents, t.display, (v) => num(v, 2)) : '—' }].filter((c) => c !== null)), 'table-territories');
+    const choices = breakdownChoices(meta);
     const parts = [
       breadcrumb([T().home, href([], epochParams())], [T().navIndicators, null], [title, null]),
-      el('h1', {}, title),
+      el('h1', {}, title, bd ? el('span', { class: 'h1-sub', 'data-testid': 'breakdown-heading' }, bdText) : null),
       meta && meta.description ? el('p', { class: 'lead' }, tx(meta.description)) : null,
       el('div', { class: 'toolbar' },
-        selectField('sel-indicator', T().indicator, (state.meta.indicators || []).map((i) => [i.id, tx(i.title)]), id, (v) => { location.hash = href(['indicator', v], epochParams()); }, 'indicator-select'),
-        epochSelect(route),
-        exportLinks('indicator', { indicator: id, epoch: state.epoch }, `${id}-${state.epoch}`)),
+        selectField('sel-indicator', T().indicator, (state.meta.indicators || []).map((i) => [i.id, tx(i.title)]), id, (v) => {
+          // Keep the breakdown when the next indicator offers it too.
+          const keep = breakdownLabel(indicatorMeta(v), state.breakdown) ? state.breakdown : '';
+          location.hash = href(['indicator', v], Object.assign(epochParams(), { breakdown: keep }));
+        }, 'indicator-select'),
+        epochSelect(route, { breakdown: bdParams().breakdown }),
+        choices.length ? breakdownSelect(choices, bd, !annual, (v) => { location.hash = href(route, Object.assign(epochParams(), { breakdown: v })); }) : null,
+        exportLinks('indicator', { indicator: id, epoch: state.epoch, breakdown: bd }, `${id}-${state.epoch}${bd ? '-' + bd.replace(':', '-') : ''}`)),
       noiseNotice(),
     ];
+    if (bd) {
+      parts.push(el('p', { class: 'notice bd-note', 'data-testid': 'breakdown-note', 'data-breakdown': bd },
+        el('strong', {}, `${T().breakdown}: ${bdText} · `), terrScope ? T().bdNoteTerritory : T().bdNote));
+    } else if (state.breakdown && bdText && !annual) {
+      parts.push(el('p', { class: 'notice', 'data-testid': 'breakdown-note', 'data-breakdown': '' }, T().bdAnnualOnly));
+    }
     if (ratio && d.region) {
       const rg = d.region;
       parts.push(el('div', { class: 'facts', 'data-testid': 'region-summary', 'data-value': rg.rate && rg.rate.published ? r4(rg.rate.value) : null },
-        fact(T().regionValue, rg.rate && rg.rate.published ? pct(rg.rate.value) : valueCell(rg.rate)),
+        fact(terrScope ? T().territoryValue : T().regionValue, rg.rate && rg.rate.published ? pct(rg.rate.value) : valueCell(rg.rate)),
         fact(T().ci, ciText(rg.rate) || '—'),
-        fact(T().numDen, `${num(rg.numerator)} / ${num(rg.denominator)}`),
-        fact(T().coverageLabel, T().coverageShort(d.coverage.contributing, d.coverage.enrolled))));
+        fact(T().numDen, rg.numerator !== undefined ? `${num(rg.numerator)} / ${num(rg.denominator)}` : '—'),
+        terrScope ? null : fact(T().coverageLabel, T().coverageShort(d.coverage.contributing, d.coverage.enrolled))));
     }
-    parts.push(panel(T().barsTitle, ratio ? T().barsLead : T().barsLeadCount, null,
-      coverageLine(d.coverage), bars,
-      legend([['', ratio ? T().legendRate : T().per1000], ['whisker', T().legendCI], ratio ? ['region', T().legendRegion] : null, ['hatched', T().legendSuppressed]].filter(Boolean)),
+    parts.push(panel(barsTitle, ratio ? (terrScope ? T().barsLeadT : T().barsLead) : T().barsLeadCount, null,
+      terrScope ? coverageLine(null) : coverageLine(d.coverage), bars,
+      legend([['', ratio ? T().legendRate : T().per1000], ['whisker', T().legendCI], ratio && !terrScope ? ['region', T().legendRegion] : null, ['hatched', T().legendSuppressed]].filter(Boolean)),
       terrTable));
     if (!ratio && terrs.some((t) => t.bins)) {
       const binIds = [...new Set(terrs.flatMap((t) => (t.bins || []).map((b) => b.id)))];
       parts.push(panel(T().bins, null, null, table(T().tableOf(T().bins), [T().territory, ...binIds.map((b) => ({ label: b, num: true }))],
         terrs.map((t) => [t.name, ...binIds.map((b) => { const x = (t.bins || []).find((y) => y.id === b); return x ? x.display : (t.suppressed ? T().suppressed : '—'); })]), 'table-bins')));
     }
-    if (ratio) {
+    if (ratio && !terrScope) {
       const groups = (d.groups || []).slice().sort((a, b) => {
         const pa = a.mean && a.mean.published; const pb = b.mean && b.mean.published;
         if (pa !== pb) return pa ? -1 : 1;
         return pa ? b.mean.value - a.mean.value : a.group.localeCompare(b.group);
       });
-      parts.push(panel(T().groupsTitle, T().groupsLead, null,
+      parts.push(panel(withBd(T().groupsTitle), T().groupsLead, null,
         coverageLine(d.coverage),
         barChart({
           rows: groups.map((g) => ({ key: g.group, label: shortGroup(g.group), est: g.mean, marker: g.pooled, attrs: { 'data-group': g.group, 'data-pooled': g.pooled && g.pooled.published ? r4(g.pooled.value) : null } })),
-          testid: 'chart-groups', aria: `${title} — ${T().groupsTitle}`, region: d.region && d.region.rate, markerLabel: T().legendPooled,
+          testid: 'chart-groups', aria: `${title} — ${withBd(T().groupsTitle)}`, region: d.region && d.region.rate, markerLabel: T().legendPooled,
         }),
         legend([['', T().legendMean], ['whisker', T().legendCI], ['group', T().legendPooled], ['region', T().legendRegion], ['hatched', T().legendSuppressed]]),
-        tableToggle(T().tableOf(T().groupsTitle),
+        tableToggle(T().tableOf(withBd(T().groupsTitle)),
           [T().group, T().members, { label: T().mean, num: true }, { label: T().ci, num: true }, { label: T().contributing, num: true }, { label: T().pooled, num: true }, { label: T().ci, num: true }],
           groups.map((g) => [groupTitle(g.group), ((groupOf(g.group) || {}).members || []).map(terrName).join(', '), { v: valueCell(g.mean) }, ciText(g.mean),
             T().coverageShort(g.mean_coverage.contributing, g.mean_coverage.enrolled), { v: valueCell(g.pooled) }, ciText(g.pooled)]), 'table-groups')));
       // Trends need quarterly releases; an indicator published yearly has none.
-      const kinds = ((state.meta.indicators || []).find((i) => i.id === id) || {}).period_kinds || [];
-      if (kinds.includes('quarter')) parts.push(await optionalPanel(T().trendTitle, () => trendPanel(id, title)));
-      parts.push(await optionalPanel(T().scatterTitle, () => scatterPanel(id, title, d.region && d.region.rate)));
     }
-    return el('div', { 'data-testid': 'view-indicator', 'data-indicator': id }, parts);
+    if (ratio) {
+      // Trends need quarterly releases; an indicator published yearly has none.
+      const kinds = ((state.meta.indicators || []).find((i) => i.id === id) || {}).period_kinds || [];
+      if (kinds.includes('quarter')) parts.push(await optionalPanel(T().trendTitle, () => trendPanel(id, title, bd)));
+      // The scatter needs several territories.
+      if (!terrScope) parts.push(await optionalPanel(T().scatterTitle, () => scatterPanel(id, title, bd ? null : d.region && d.region.rate, bd)));
+    }
+    return el('div', { 'data-testid': 'view-indicator', 'data-indicator': id, 'data-breakdown': bd }, parts);
   }
 
   function shortGroup(id) {
@@ -802,26 +984,31 @@
     }
   }
 
-  async function trendPanel(id, title) {
+  // totalOnly: a breakdown is chosen, which the trend API does not take.
+  function totalOnlyNote(bd) { return bd ? el('p', { class: 'muted total-only', 'data-testid': 'total-only' }, T().totalOnly) : null; }
+
+  async function trendPanel(id, title, bd) {
     const tr = await getJSON('trend', { indicator: id });
-    const with_ = state.trendWith;
-    const series = [{ key: 'region', label: T().regionLabel, color: C.primary, band: true, points: (tr.region && tr.region.points) || [] }];
+    const terrScope = territoryScope();
+    // In territory scope the API's "region" series is the territory's own.
+    const with_ = terrScope ? '' : state.trendWith;
+    const series = [{ key: 'region', label: terrScope ? ownTerritory().name : T().regionLabel, color: C.primary, band: true, points: (tr.region && tr.region.points) || [] }];
     const other = (tr.territories || []).find((t) => t.territory === with_);
     if (other) series.push({ key: other.territory, label: terrName(other.territory), color: C.second, points: other.points || [] });
     const chart = lineChart({ series, testid: 'chart-trend', aria: `${title} — ${T().trendTitle}` });
     const rows = series.flatMap((s) => s.points.map((p) => [s.label, T().window(period(p.from), period(p.epoch)), { v: valueCell(p.rate) }, ciText(p.rate),
       p.numerator !== undefined ? `${num(p.numerator)} / ${num(p.denominator)}` : '—']));
     const gaps = other && other.gaps && other.gaps.length ? el('p', { class: 'muted' }, `${terrName(other.territory)}: ${other.gaps.map((g) => `${period(g.epoch)} (${reasonText(g.reason)})`).join(', ')}`) : null;
-    const tools = el('div', { class: 'toolbar-inline' },
+    const tools = terrScope ? null : el('div', { class: 'toolbar-inline' },
       selectField('sel-trend', T().trendAdd, [['', T().trendNone], ...(state.meta.territories || []).map((t) => [t.code, t.name])], with_,
         (v) => { state.trendWith = v; render(); }, 'trend-select'));
-    return panel(T().trendTitle, T().trendLead, tools,
+    return panel(T().trendTitle, terrScope ? T().trendLeadT : T().trendLead, tools, totalOnlyNote(bd),
       el('div', { class: 'meta-line' }, el('span', {}, T().noiseShort), exportLinks('trend', { indicator: id }, `${id}-trend`)),
-      chart, legend([['', T().regionLabel], ...(other ? [['second', terrName(other.territory)]] : [])]), gaps,
+      chart, legend([['', series[0].label], ...(other ? [['second', terrName(other.territory)]] : [])]), gaps,
       tableToggle(T().tableOf(T().trendTitle), [T().series, T().windowCol, { label: T().rate, num: true }, { label: T().ci, num: true }, { label: T().numDen, num: true }], rows, 'table-trend'));
   }
 
-  async function scatterPanel(id, title, region) {
+  async function scatterPanel(id, title, region, bd) {
     const axis = state.axis;
     const params = { indicator: id, epoch: state.epoch, x: axis };
     let view;
@@ -832,7 +1019,7 @@
     const fmtX = axis === 'caseload' ? (v) => num(v) : eur;
     const tools = selectField('sel-axis', T().axis, [['caseload', T().axisCaseload], ['cost_per_pathway_eur', T().axisCost]], axis, (v) => { state.axis = v; render(); }, 'axis-select');
     const om = view.omitted || [];
-    return panel(T().scatterTitle, T().scatterLead, tools,
+    return panel(T().scatterTitle, T().scatterLead, tools, totalOnlyNote(bd),
       el('div', { class: 'meta-line' }, coverageLine(view.coverage), exportLinks('scalability', params, `${id}-${state.epoch}-${axis}`)),
       scatter({ view, testid: 'chart-scatter', aria: `${title} — ${T().scatterTitle}`, fmtX, region }),
       el('p', { class: 'muted', 'data-testid': 'scatter-omitted' }, om.length ? `${T().omitted}: ${om.map((o) => `${terrName(o.territory)} (${reasonText(o.y || o.x)})`).join('; ')}` : T().omittedNone),
@@ -847,6 +1034,7 @@
     const d = await getJSON('territory', { territory: code, epoch: state.epoch });
     const rows = d.rows || [];
     const route = ['territory', code];
+    if (territoryScope()) return ownProfileView(t, d, rows, route);
     return el('div', { 'data-testid': 'view-territory', 'data-territory': code },
       breadcrumb([T().home, href([], epochParams())], [T().navTerritories, null], [t.name, null]),
       el('h1', {}, t.name),
@@ -871,6 +1059,26 @@
             r.display === 'suppressed' ? { v: valueCell(null, 'suppressed') } : r.display,
             { v: el('span', {}, valueCell(r.peers && r.peers.mean), r.peers ? el('span', { class: 'muted' }, ` (${T().ofPeers(r.peers.mean_coverage.contributing, r.peers.mean_coverage.enrolled)})`) : null) },
             { v: valueCell(r.group && r.group.mean) }, { v: valueCell(r.region) }]), 'table-profile')));
+  }
+
+  // A territory hub's own profile: its values only, no peers or group.
+  function ownProfileView(t, d, rows, route) {
+    return el('div', { 'data-testid': 'view-territory', 'data-territory': t.code },
+      breadcrumb([T().home, href([], epochParams())], [T().profileTitleT, null]),
+      el('h1', {}, t.name),
+      el('div', { class: 'toolbar' }, epochSelect(route), exportLinks('territory', { territory: t.code, epoch: state.epoch }, `${t.code}-${state.epoch}`)),
+      el('div', { class: 'facts' },
+        fact(T().population, num(t.population)),
+        fact(T().foreign, `${num(t.foreign_residents)} (${pct(t.foreign_share)})`)),
+      noiseNotice(),
+      panel(T().profileTitleT, T().profileLeadT(t.name), null,
+        coverageLine(null),
+        profileChart({ rows, testid: 'chart-profile', aria: `${t.name} — ${T().profileTitleT}, ${period(state.epoch)}`, name: t.name, ownOnly: true }),
+        legend([['', t.name], ['whisker', T().legendCI], ['hatched', T().legendSuppressed]]),
+        table(T().tableOf(T().profileTitleT),
+          [T().indicator, { label: t.name, num: true }, { label: T().ci, num: true }, { label: T().numDen, num: true }],
+          rows.map((r) => [el('a', { href: href(['indicator', r.indicator], epochParams()) }, tx(r.title)), { v: valueCell(r.value, r.display) }, ciText(r.value) || '—',
+            r.display === 'suppressed' ? { v: valueCell(null, 'suppressed') } : r.display]), 'table-profile')));
   }
 
   function notFoundView() {
