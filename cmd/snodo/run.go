@@ -35,6 +35,9 @@ func newRunCmd() *cobra.Command {
 		Long: `Run is the hub at work. It opens the store, starts every enabled connector
 instance of snodo.yaml under a supervisor, and serves the HTTP API (/api/v1/…,
 /healthz, /readyz, /metrics) on the configured address (listen, or --listen).
+At / it serves the dashboard of what the territory has published: its
+released, noise-protected indicators as the region receives them, over
+/api/v1/compare/… (a viewer token).
 
 Each instance reads on its own schedule: every read_interval, or continuously
 when read_interval is 0s or not set (again at once while there are records, after
@@ -121,7 +124,17 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 		instances = append(instances, &runningInstance{name: k.Name, sup: sup})
 	}
 
+	// The territory's own view of what it has published; without it (no
+	// signing key yet) the hub runs all the same.
+	var mounts []api.Mount
+	if view, err := openTerritoryView(ctx, h.cfg, h.st, h.log.With("component", "view")); err != nil {
+		h.log.Warn("the dashboard's own view is off", "error", err)
+	} else {
+		defer view.Close()
+		mounts = append(mounts, view.Mount())
+	}
 	srv, err := api.New(api.Config{
+		Mounts:    mounts,
 		Store:     h.st,
 		Pipeline:  h.p,
 		Referrals: h.ref,
@@ -141,8 +154,13 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 	if err != nil {
 		return usageError("the HTTP API cannot listen on %s: %v (is another hub running? set listen in %s or pass --listen)", listen, err, h.cfg.File)
 	}
+	mux, err := hubMux(srv, h.cfg.Territory.Name)
+	if err != nil {
+		_ = ln.Close()
+		return &exitError{code: exitUsage, err: err}
+	}
 	httpServer := &http.Server{
-		Handler:           srv,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,

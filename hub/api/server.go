@@ -53,6 +53,16 @@ type Config struct {
 	// duration, request id, token name: never a path's values, a query or
 	// a body) and the causes of 500s; nil: no logging.
 	Logger *slog.Logger
+	// Mounts are handlers served behind the API's tokens, roles, request
+	// ids and log lines, e.g. the territory's own comparisons under
+	// /api/v1/compare/ (a Path ending in "/" serves its subtree).
+	Mounts []Mount
+}
+
+// Mount is a handler served at a Route of the API.
+type Mount struct {
+	Route
+	Handler http.Handler
 }
 
 // NoToken is the Role of the endpoints that need no token.
@@ -124,6 +134,15 @@ func New(cfg Config) (*Server, error) {
 		{Route{"GET", "/api/v1/quarantine", tokens.Operator}, s.listQuarantine},
 		{Route{"GET", "/api/v1/quarantine/{id}", tokens.Operator}, s.showQuarantine},
 		{Route{"GET", "/api/v1/audit/verify", tokens.Admin}, s.verifyAudit},
+	}
+	for _, m := range cfg.Mounts {
+		if m.Handler == nil || m.Method == "" || !strings.HasPrefix(m.Path, "/api/") {
+			return nil, fmt.Errorf("api: mount %s %s: give a method, a path under /api/ and a handler", m.Method, m.Path)
+		}
+		endpoints = append(endpoints, endpoint{m.Route, func(w http.ResponseWriter, r *http.Request) error {
+			m.Handler.ServeHTTP(w, r)
+			return nil
+		}})
 	}
 	allowed := make(map[string][]string) // path → methods
 	for _, e := range endpoints {

@@ -377,6 +377,9 @@ func (c *comparisons) breakdownParam(r *http.Request, ind *schemas.Indicator) (m
 // CompareMeta is GET /api/v1/compare/meta: what the dashboard needs to
 // draw its menus, legends and attribution.
 type CompareMeta struct {
+	// Scope is ScopeRegion, or ScopeTerritory for a territory hub's view of
+	// its own releases (one territory: no groups, peers or scatter).
+	Scope        string           `json:"scope"`
 	Region       compare.Region   `json:"region"`
 	Epochs       []string         `json:"epochs"`
 	LatestAnnual string           `json:"latest_annual"`
@@ -526,6 +529,7 @@ func (h *Handler) compareMeta(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	m.Scope = h.scope
 	if !asCSV {
 		return writeJSON(w, http.StatusOK, m)
 	}

@@ -354,6 +354,12 @@ func TestRegionCompareMeta(t *testing.T) {
 	if m.Region.Code != "09" || m.Region.Name != "Toscana" || len(m.Sources) != len(f.tf.Sources) {
 		t.Errorf("region %+v, %d sources", m.Region, len(m.Sources))
 	}
+	if m.Scope != ScopeRegion {
+		t.Errorf("scope %q, want %q by default", m.Scope, ScopeRegion)
+	}
+	if _, err := NewHandler(Config{Store: f.st, Territories: f.tf, Scope: "province"}); err == nil {
+		t.Error("a handler of scope \"province\" was made")
+	}
 	cat, err := schemas.Indicators()
 	if err != nil {
 		t.Fatal(err)

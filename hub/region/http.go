@@ -95,7 +95,19 @@ type Config struct {
 	// region.yaml): the comparisons (/api/v1/compare/*) need it, and
 	// answer 404 without it.
 	Territories *compare.TerritoriesFile
+	// Scope is ScopeRegion (the default when "") or ScopeTerritory: a
+	// territory hub's own view of what it has released, served by "snodo
+	// run" over a mirror of its envelopes. The comparisons' meta says
+	// which, so that the dashboard leaves out what needs other
+	// territories (groups, peers, the scatter).
+	Scope string
 }
+
+// The scopes of Config.Scope and of the comparisons' meta.
+const (
+	ScopeRegion    = "region"
+	ScopeTerritory = "territory"
+)
 
 // Handler serves the region's HTTP API:
 //
@@ -122,6 +134,7 @@ type Handler struct {
 	intake  *Intake
 	open    bool
 	compare *comparisons // nil without a territories file
+	scope   string
 	mux     *http.ServeMux
 }
 
@@ -134,7 +147,14 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{st: cfg.Store, log: log, intake: NewIntake(cfg.Store, log), open: cfg.Open, mux: http.NewServeMux()}
+	h := &Handler{st: cfg.Store, log: log, intake: NewIntake(cfg.Store, log), open: cfg.Open, scope: cfg.Scope, mux: http.NewServeMux()}
+	switch h.scope {
+	case "":
+		h.scope = ScopeRegion
+	case ScopeRegion, ScopeTerritory:
+	default:
+		return nil, fmt.Errorf("region: scope %q: use %q or %q", cfg.Scope, ScopeRegion, ScopeTerritory)
+	}
 	if cfg.Territories != nil {
 		c, err := newComparisons(cfg.Territories)
 		if err != nil {

@@ -309,3 +309,35 @@ func (s *Store) SetReleaseEnvelope(ctx context.Context, releaseID int64, envelop
 		return nil
 	})
 }
+
+// ReleasedEnvelope is the signed envelope of one stored release.
+type ReleasedEnvelope struct {
+	ID       int64
+	Epoch    string
+	Revision int
+	Envelope []byte
+}
+
+// ReleaseEnvelopes returns the signed envelopes of the releases stored
+// after the release afterID (0: all), oldest first: a territory's own view
+// of what it has published follows them as they are made.
+func (s *Store) ReleaseEnvelopes(ctx context.Context, afterID int64) ([]ReleasedEnvelope, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, epoch, revision, envelope FROM releases
+WHERE id > ?1 AND envelope IS NOT NULL ORDER BY id`, afterID)
+	if err != nil {
+		return nil, fmt.Errorf("read released envelopes: %w", err)
+	}
+	defer rows.Close()
+	var out []ReleasedEnvelope
+	for rows.Next() {
+		var e ReleasedEnvelope
+		if err := rows.Scan(&e.ID, &e.Epoch, &e.Revision, &e.Envelope); err != nil {
+			return nil, fmt.Errorf("read released envelopes: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read released envelopes: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/snodo-hub/snodo/hub/api"
+	"github.com/snodo-hub/snodo/hub/compare"
+	"github.com/snodo-hub/snodo/hub/config"
+	"github.com/snodo-hub/snodo/hub/keyring"
+	"github.com/snodo-hub/snodo/hub/region"
+	"github.com/snodo-hub/snodo/hub/store"
+	"github.com/snodo-hub/snodo/hub/tokens"
+)
+
+// territoryView is a territory hub's own view of what it has published:
+// the region's comparisons computed over a mirror of its signed
+// envelopes, received exactly as the region receives them. It shows the
+// noise-protected figures the region sees, never the hub's records, so a
+// viewer token is enough to read it.
+//
+// The mirror is a store of its own in a temporary folder (its tables are
+// the region's): the hub's store is never written to by the view. It
+// follows new releases as requests come.
+type territoryView struct {
+	own     *store.Store
+	mirror  *store.Store
+	dir     string
+	intake  *region.Intake
+	handler http.Handler
+	log     *slog.Logger
+
+	mu   sync.Mutex
+	last int64 // the last release mirrored
+}
+
+// openTerritoryView sets up the mirror of the territory's releases; the
+// caller closes it.
+func openTerritoryView(ctx context.Context, cfg *config.Config, own *store.Store, log *slog.Logger) (*territoryView, error) {
+	key, err := keyring.LoadSigningKey(cfg.Path(cfg.Keys.Signing))
+	if err != nil {
+		return nil, fmt.Errorf("the territory's own view needs its signing key (keys.signing in %s): %w", cfg.File, err)
+	}
+	dir, err := os.MkdirTemp("", "snodo-view-")
+	if err != nil {
+		return nil, fmt.Errorf("the territory's own view: %w", err)
+	}
+	mirror, err := store.Open(ctx, filepath.Join(dir, "view.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("the territory's own view: %w", err)
+	}
+	v := &territoryView{own: own, mirror: mirror, dir: dir, intake: region.NewIntake(mirror, log), log: log}
+	t := cfg.Territory
+	if _, err := region.EnrolKey(ctx, mirror, "snodo run", t.Code, t.Name, key.Public().(ed25519.PublicKey)); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("the territory's own view: %w", err)
+	}
+	file := &compare.TerritoriesFile{
+		Region:      compare.Region{Code: t.Code, Name: t.Name},
+		Sources:     []compare.Source{},
+		Territories: []compare.Territory{{Code: t.Code, Name: t.Name, Population: t.Population, ForeignResidents: t.ForeignResidents, Comuni: t.Comuni}},
+	}
+	// Open: the API in front of it checks the viewer token.
+	h, err := region.NewHandler(region.Config{Store: mirror, Log: log, Open: true, Territories: file, Scope: region.ScopeTerritory})
+	if err != nil {
+		v.Close()
+		return nil, fmt.Errorf("the territory's own view: %w", err)
+	}
+	v.handler = h
+	if err := v.refresh(ctx); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// refresh mirrors the releases made since the last one. An envelope the
+// mirror refuses (it cannot be: the hub signed it) is logged and skipped.
+func (v *territoryView) refresh(ctx context.Context) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	envs, err := v.own.ReleaseEnvelopes(ctx, v.last)
+	if err != nil {
+		return fmt.Errorf("the territory's own view: %w", err)
+	}
+	for _, e := range envs {
+		if _, err := v.intake.Receive(ctx, e.Envelope); err != nil {
+			var refused *region.RefusedError
+			if !errors.As(err, &refused) {
+				return fmt.Errorf("the territory's own view: mirror release %s revision %d: %w", e.Epoch, e.Revision, err)
+			}
+			v.log.Warn("the territory's own view leaves out a release its mirror refused",
+				"epoch", e.Epoch, "revision", e.Revision, "error", err)
+		}
+		v.last = e.ID
+	}
+	return nil
+}
+
+// ServeHTTP answers the comparisons over the releases made so far.
+func (v *territoryView) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := v.refresh(r.Context()); err != nil {
+		v.log.Error("the territory's own view is out of date", "error", err)
+	}
+	v.handler.ServeHTTP(w, r)
+}
+
+// Mount is the view's place in the hub's API: the comparisons, for viewers.
+func (v *territoryView) Mount() api.Mount {
+	return api.Mount{Route: api.Route{Method: "GET", Path: "/api/v1/compare/", Role: tokens.Viewer}, Handler: v}
+}
+
+// Close closes the mirror and removes it.
+func (v *territoryView) Close() {
+	v.mirror.Close()
+	os.RemoveAll(v.dir)
+}
