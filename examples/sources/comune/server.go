@@ -517,3 +517,21 @@ func writeErr(w http.ResponseWriter, err error) {
 	}
 	writeJSON(w, code, errore{err.Error()})
 }
+
+// IsFinal reports whether a referral status (Italian code) is final:
+// nothing changes a referral after it.
+func IsFinal(status string) bool { return terminal[status] }
+
+// ActiveConsents returns the active consents for the purpose, as the set
+// of (the person's id in the comune, the recipient organisation) pairs.
+func (s *Server) ActiveConsents(purpose string) map[[2]string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[[2]string]bool{}
+	for _, c := range s.consensi {
+		if c.Stato == "attivo" && c.Finalita == purpose {
+			out[[2]string{c.IDPersona, c.EnteDestinatario}] = true
+		}
+	}
+	return out
+}
