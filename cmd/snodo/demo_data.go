@@ -76,9 +76,12 @@ func (g *demoGen) emit(sys population.System, schema, id string, at time.Time, f
 	g.out[string(sys)] = append(g.out[string(sys)], b)
 }
 
+// id is a record id of the generator's own: "PAIS-G000042". The G keeps
+// them apart from the ids the simulated source systems give their records
+// ("PAIS-000042"), which a live territory reads into the same store.
 func (g *demoGen) id(prefix string) string {
 	g.n++
-	return fmt.Sprintf("%s-%06d", prefix, g.n)
+	return fmt.Sprintf("%s-G%06d", prefix, g.n)
 }
 
 func (g *demoGen) chance(p float64) bool { return g.r.Float64() < p }
@@ -117,13 +120,18 @@ func knownBy(p *population.Person, systems ...population.System) (population.Sys
 	return "", false
 }
 
-// generateDemoActivity makes the territory's records: its population
-// sized from its residents (one household per 1,000, at most max), placed
-// in its comuni, with 24 months of referrals, pathways, assessments,
-// placements and employment activities.
-func generateDemoActivity(t compare.Territory, seed int64, nth, limit int) *demoActivity {
+// demoPopulation is the territory's synthetic population: one household
+// per 1,000 residents, at most limit. A live territory's simulated source
+// systems hold the same people.
+func demoPopulation(t compare.Territory, seed int64, nth, limit int) *population.Population {
 	households := min(max(int(t.Population/1000), 1), limit)
-	pop := population.Generate(seed+int64(nth)*7919, households)
+	return population.Generate(seed+int64(nth)*7919, households)
+}
+
+// generateDemoActivity makes the territory's records over its population,
+// placed in its comuni: 24 months of referrals, pathways, assessments,
+// placements and employment activities.
+func generateDemoActivity(t compare.Territory, pop *population.Population, seed int64, nth int) *demoActivity {
 	g := &demoGen{t: t, r: rand.New(rand.NewPCG(uint64(seed), uint64(nth)))}
 
 	g.phase() // people and households
@@ -139,7 +147,9 @@ func generateDemoActivity(t compare.Territory, seed int64, nth, limit int) *demo
 			if sys == population.Comune && h.In(population.Comune) {
 				f["household"] = map[string]any{"record_id": h.ID}
 			}
-			g.emit(sys, "person", g.id("ANA"), demoStart.Add(-g.days(30, 900)), f)
+			// The system's own id: a live territory's connectors then
+			// update these records rather than add a second copy.
+			g.emit(sys, "person", p.LocalID(sys), demoStart.Add(-g.days(30, 900)), f)
 		}
 	}
 	for _, h := range pop.Households() {
@@ -189,22 +199,239 @@ func generateDemoActivity(t compare.Territory, seed int64, nth, limit int) *demo
 	return a
 }
 
+// The housing side of the demo's cases. Retention at 6 and 12 months and
+// returns to homelessness follow each move into permanent housing for a
+// year, and a territory publishes a rate only when its true counts reach
+// the disclosure threshold and its denominator the minimum (20): with one
+// case per household, a territory of 200 households needs some 30 moves in
+// a single year. So housing cases are most of the comune's referrals, the
+// comune accommodates the households itself (its emergency service does
+// not wait for the SDS's answer), most housing referrals come in the
+// housing programme's intake, and those of 2023 were still open when the
+// systems started recording.
+const (
+	// housingIntake is the share of housing cases referred from
+	// September 2023 to early December 2024, the intake of the comuni's housing
+	// programme; the others come at any time in the 24 months. Those
+	// referred in 2023 were open when the systems started recording.
+	housingIntake = 0.9
+	// movedOn is the chance that an accommodated household moves into
+	// permanent housing (when the 24 months leave it time to).
+	movedOn = 0.95
+)
+
+// housingCategory says whether a referral category is about housing.
+func housingCategory(c string) bool { return c == "homelessness" || c == "housing-instability" }
+
+// situation is the household's housing situation on ETHOS Light when its
+// case opens: rough sleeping, night shelters or homeless hostels for the
+// homeless, insecure or inadequate housing for the others.
+func (g *demoGen) situation(category string) string {
+	var from []string
+	switch category {
+	case "homelessness":
+		from = []string{"EL1", "EL2", "EL2", "EL3", "EL3"}
+	case "housing-instability":
+		from = []string{"EL3", "EL4", "EL5", "EL5", "EL6", "EL6"}
+	default:
+		from = []string{"EL6", "EL5", "housed", "housed", "housed", "housed", "housed", "housed"}
+	}
+	return from[g.r.IntN(len(from))]
+}
+
+// housingStay is a household's accommodation by the comune: temporary
+// accommodation, then for most a permanent home, which a few leave.
+type housingStay struct {
+	before string    // ETHOS Light just before the temporary accommodation
+	start  time.Time // temporary accommodation
+	moved  time.Time // into the permanent home; zero when not (yet)
+	tenure string    // of the permanent home
+	// left is when the household left the permanent home (zero while it
+	// is there), to leftTo (ETHOS Light) of group leftGroup, for reason.
+	left                      time.Time
+	leftTo, leftGroup, reason string
+}
+
+// stay plans the accommodation of a household in the situation need whose
+// case opened on opened, or returns nil. The homeless are placed within
+// days, or already were when referred; the others after some weeks, and
+// fewer of them.
+func (g *demoGen) stay(need string, opened time.Time) *housingStay {
+	s := &housingStay{before: need}
+	switch need {
+	case "EL1", "EL2", "EL3":
+		if !g.chance(0.95) {
+			return nil
+		}
+		s.start = opened.Add(g.days(0, 75) - 45*24*time.Hour)
+	case "EL4", "EL5":
+		if !g.chance(0.9) {
+			return nil
+		}
+		s.start = opened.Add(g.days(10, 75))
+	case "EL6":
+		if !g.chance(0.8) {
+			return nil
+		}
+		s.start = opened.Add(g.days(15, 90))
+	default:
+		return nil
+	}
+	if !s.start.Before(demoEnd) {
+		return nil
+	}
+	moved := s.start.Add(g.days(20, 200))
+	if !moved.Before(demoEnd) || !g.chance(movedOn) {
+		return s
+	}
+	s.moved = moved
+	s.tenure = []string{"erp", "erp", "private-rent", "supported-housing", "social-housing"}[g.r.IntN(5)]
+	// Of those housed, about one in seven is back on the street or in a
+	// shelter within the year (eviction, or leaving), about one in eight
+	// leaves for an institution or for relatives, and a few move on to
+	// another permanent home.
+	var left time.Time
+	switch x := g.r.Float64(); {
+	case x < 0.14:
+		left = moved.Add(g.days(30, 330))
+		s.leftTo, s.leftGroup = []string{"EL1", "EL2"}[g.r.IntN(2)], "homeless"
+		s.reason = []string{"eviction", "eviction", "left-voluntarily", "rules-breach"}[g.r.IntN(4)]
+	case x < 0.27:
+		left = moved.Add(g.days(20, 300))
+		switch g.r.IntN(3) {
+		case 0:
+			s.leftTo, s.leftGroup, s.reason = "EL4", "institutional", []string{"hospitalisation", "imprisonment"}[g.r.IntN(2)]
+		default:
+			s.leftTo, s.leftGroup, s.reason = "EL6", "temporary", "left-voluntarily"
+		}
+	case x < 0.32:
+		left = moved.Add(g.days(120, 500))
+		s.leftTo, s.leftGroup, s.reason = "housed", "permanent", "moved-to-permanent-housing"
+	}
+	if !left.IsZero() && left.Before(demoEnd) {
+		s.left = left
+	} else {
+		s.leftTo, s.leftGroup, s.reason = "", "", ""
+	}
+	return s
+}
+
+// ethosAt is the household's situation on day t (need when it has no
+// stay): EL3 in temporary accommodation for the homeless, housed in its
+// permanent home, where it went once it left.
+func (s *housingStay) ethosAt(t time.Time, need string) string {
+	switch {
+	case s == nil:
+		return need
+	case t.Before(s.start):
+		return s.before
+	case s.moved.IsZero() || t.Before(s.moved):
+		return "EL3"
+	case s.left.IsZero() || t.Before(s.left):
+		return "housed"
+	}
+	return s.leftTo
+}
+
 // demoCase is one household's case: a referral from the system that knows
 // its head to another service, the receiver's answers over the months,
-// and, when accepted, a pathway with its assessments, housing placements
-// and employment activities.
+// and, when accepted, a pathway with its assessments and employment
+// activities. A household in housing need is accommodated by the comune
+// (see housingStay) unless the comune itself turned the referral down, and
+// most are then referred on to the employment centre or the SDS. The
+// caller has g.out on the referrals' phase.
 func (g *demoGen) demoCase(h *population.Household, head *population.Person, from population.System, comune string, events, after map[string][][]byte) {
+	referrals := g.out
 	to := population.SDS
 	category, service := "housing-instability", "housing-support"
 	switch {
+	case from == population.SDS && g.chance(0.6):
+		// Housing emergencies are the comune's: the SDS refers to it the
+		// households it meets in housing need.
+		to, service = population.Comune, "housing-emergency"
 	case from == population.SDS:
 		to, category, service = population.Comune, "financial-insecurity", "economic-support"
-	case g.chance(0.3):
+	case g.chance(0.1):
 		to, category, service = population.CPI, "employment-status", "employment-support"
-	case g.chance(0.3):
+	case g.chance(0.6):
 		category, service = "homelessness", "housing-emergency"
 	}
+	housing := housingCategory(category)
 	authored := demoStart.Add(g.days(0, 700))
+	if housing && g.chance(housingIntake) {
+		authored = demoStart.Add(g.days(0, 460) - 120*24*time.Hour)
+	}
+	need := g.situation(category)
+	var stay *housingStay
+	if housing && h.In(population.Comune) && head.In(population.Comune) {
+		stay = g.stay(need, authored)
+	}
+	pid := ""
+	defer func() {
+		if stay == nil {
+			return
+		}
+		// The stay's placements come after the pathway they belong to.
+		g.out = after
+		g.placements(h, head, pid, comune, stay)
+		// The comune then refers most households on: to the employment
+		// centre for work, or to the SDS for support in the new home (or
+		// while they wait for one).
+		if !g.chance(0.85) {
+			return
+		}
+		g.out = referrals
+		on := stay.start.Add(g.days(60, 360))
+		if !stay.moved.IsZero() {
+			on = stay.moved.Add(g.days(30, 300))
+		}
+		if age := head.Age(); head.In(population.CPI) && age >= 18 && age < 65 {
+			if _, _, accepted, ok := g.refer(head, population.Comune, population.CPI, "employment-status", "employment-support", on, false, events); ok {
+				g.out = after
+				g.job(head, accepted.Add(g.days(10, 60)), nil)
+			}
+			return
+		}
+		g.refer(head, population.Comune, population.SDS, "housing-instability", "housing-support", on, false, events)
+	}()
+
+	refID, status, accepted, ok := g.refer(head, from, to, category, service, authored, housing, events)
+	if !ok {
+		if to == population.Comune && status == "rejected" {
+			stay = nil
+		}
+		return
+	}
+	if to == population.CPI {
+		g.out = after
+		g.job(head, accepted.Add(g.days(10, 60)), nil)
+		return
+	}
+	// The project is the receiving service's; when its system does not
+	// know the head of a household in housing need, the referring service
+	// (which does) leads it.
+	lead := to
+	if !head.In(lead) && housing {
+		lead = from
+	}
+	if !head.In(lead) || !g.chance(0.75) {
+		return
+	}
+	g.out = after
+	pid = g.pathway(h, head, lead, comune, refID, from, accepted, status, housing, need, stay)
+}
+
+// refer records a referral of head from one service to another, authored
+// on authored, and the receiver's answers over the months (none after the
+// end of the 24 months), each from the system of the party that sets it.
+// urgent referrals (housing emergencies) are answered sooner and turned
+// away less often. It returns the referral's id, its last status and, when
+// it was accepted and taken in charge, the day of acceptance and true.
+// The referral goes to g.out, its events to events.
+func (g *demoGen) refer(head *population.Person, from, to population.System, category, service string, authored time.Time, urgent bool, events map[string][][]byte) (string, string, time.Time, bool) {
+	if !authored.Before(demoEnd) {
+		return "", "", time.Time{}, false
+	}
 	refID := g.id("REF")
 	priority := []string{"routine", "routine", "routine", "urgent", "asap"}[g.r.IntN(5)]
 	g.emit(from, "referral", refID, authored, map[string]any{
@@ -213,8 +440,6 @@ func (g *demoGen) demoCase(h *population.Household, head *population.Person, fro
 		"category": coding("referral-category", category), "service_type": coding("service-type", service),
 		"status": map[string]any{"code": "requested"}})
 
-	// The status events, each from the system of the party that sets it;
-	// none after the end of the 24 months.
 	at, status := authored, "requested"
 	change := func(by population.System, next, reason string, wait time.Duration) bool {
 		if at.Add(wait).After(demoEnd) {
@@ -231,22 +456,26 @@ func (g *demoGen) demoCase(h *population.Household, head *population.Person, fro
 		status = next
 		return true
 	}
-	switch x := g.r.Float64(); {
-	case x < 0.08:
-		return // no answer yet
-	case x < 0.12:
-		change(from, "cancelled", "need-resolved", g.days(2, 30))
-		return
-	case x < 0.27:
-		change(to, "rejected", []string{"no-capacity", "not-eligible", "waiting-list", "out-of-area"}[g.r.IntN(4)], g.days(1, 25))
-		return
+	noAnswer, cancelled, rejected, wait := 0.08, 0.12, 0.27, g.days(0, 20)
+	if urgent {
+		noAnswer, cancelled, rejected, wait = 0.04, 0.07, 0.17, g.days(0, 7)
 	}
-	if !change(to, "accepted", "", g.days(0, 20)+time.Duration(g.r.IntN(20))*time.Hour) {
-		return
+	switch x := g.r.Float64(); {
+	case x < noAnswer:
+		return refID, status, time.Time{}, false // no answer yet
+	case x < cancelled:
+		change(from, "cancelled", "need-resolved", g.days(2, 30))
+		return refID, status, time.Time{}, false
+	case x < rejected:
+		change(to, "rejected", []string{"no-capacity", "not-eligible", "waiting-list", "out-of-area"}[g.r.IntN(4)], g.days(1, 25))
+		return refID, status, time.Time{}, false
+	}
+	if !change(to, "accepted", "", wait+time.Duration(g.r.IntN(20))*time.Hour) {
+		return refID, status, time.Time{}, false
 	}
 	accepted := at
 	if !change(to, "in-progress", "", g.days(1, 14)) {
-		return
+		return refID, status, time.Time{}, false
 	}
 	switch x := g.r.Float64(); {
 	case x < 0.1:
@@ -256,27 +485,22 @@ func (g *demoGen) demoCase(h *population.Household, head *population.Person, fro
 	case x < 0.7:
 		change(to, "completed", "", g.days(20, 240))
 	}
-	if to == population.CPI {
-		g.out = after
-		if p := head; p.In(population.CPI) {
-			g.job(p, accepted.Add(g.days(10, 60)), nil)
-		}
-		return
-	}
-	if !head.In(to) || !g.chance(0.75) {
-		return
-	}
-	g.out = after
-	g.pathway(h, head, to, comune, refID, from, accepted, status)
+	return refID, status, accepted, true
 }
 
 // pathway is a personalised project led by the receiving service, with its
-// T0 and T12 assessments, housing placements and an internship.
-func (g *demoGen) pathway(h *population.Household, head *population.Person, lead population.System, comune, refID string, from population.System, accessed time.Time, refStatus string) {
+// T0 and T12 assessments (their housing situation that of the household's
+// stay, when it has one) and an internship. It returns the pathway's id,
+// or "" when it was not signed within the 24 months.
+func (g *demoGen) pathway(h *population.Household, head *population.Person, lead population.System, comune, refID string, from population.System, accessed time.Time, refStatus string, housing bool, need string, stay *housingStay) string {
 	prelim := accessed.Add(g.days(3, 80))
 	signed := prelim.Add(g.days(7, 140))
+	if housing {
+		prelim = accessed.Add(g.days(2, 40))
+		signed = prelim.Add(g.days(5, 60))
+	}
 	if !signed.Before(demoEnd) {
-		return
+		return ""
 	}
 	pid := g.id("PAIS")
 	f := map[string]any{"person": personRef(head, lead), "lead_organisation": map[string]any{"record_id": demoOrg(g.t.Code, lead)},
@@ -299,13 +523,14 @@ func (g *demoGen) pathway(h *population.Household, head *population.Person, lead
 		"period": map[string]any{"start": day(signed), "end": day(end)}}
 	g.emit(lead, "pathway", pid, signed, f)
 
-	ethos := []string{"EL1", "EL2", "EL3", "EL4", "EL5", "EL6", "housed", "housed"}[g.r.IntN(8)]
 	ilo := []string{"unemployed", "unemployed", "inactive", "employed"}[g.r.IntN(4)]
 	network := []string{"absent", "absent", "partial", "present"}[g.r.IntN(4)]
-	g.assess(head, lead, pid, h, "T0", prelim, ethos, ilo, network)
+	g.assess(head, lead, pid, h, "T0", prelim, stay.ethosAt(prelim, need), ilo, network)
 	if t12 := prelim.AddDate(1, 0, 0); t12.Before(demoEnd) {
-		if g.chance(0.5) {
-			ethos = "housed"
+		on := t12.Add(g.days(0, 20))
+		ethos := stay.ethosAt(on, need)
+		if stay == nil && ethos != "housed" && g.chance(0.35) {
+			ethos = "housed" // found a home without the comune's help
 		}
 		if g.chance(0.35) {
 			ilo = "employed"
@@ -313,14 +538,12 @@ func (g *demoGen) pathway(h *population.Household, head *population.Person, lead
 		if network == "absent" && g.chance(0.5) {
 			network = "partial"
 		}
-		g.assess(head, lead, pid, h, "T12", t12.Add(g.days(0, 20)), ethos, ilo, network)
-	}
-	if ethos != "housed" && ethos != "EL6" && h.In(population.Comune) && g.chance(0.7) {
-		g.placements(h, head, lead, pid, comune, ethos, signed)
+		g.assess(head, lead, pid, h, "T12", on, ethos, ilo, network)
 	}
 	if age := head.Age(); head.In(population.CPI) && age >= 18 && age < 65 && g.chance(0.4) {
 		g.job(head, signed.Add(g.days(15, 90)), map[string]any{"record_id": pid, "source": demoSource(lead)})
 	}
+	return pid
 }
 
 func (g *demoGen) assess(p *population.Person, sys population.System, pathway string, h *population.Household, timepoint string, on time.Time, ethos, ilo, network string) {
@@ -340,35 +563,35 @@ func (g *demoGen) assess(p *population.Person, sys population.System, pathway st
 	g.emit(sys, "assessment", g.id("VAL"), on, f)
 }
 
-// placements: temporary accommodation first, then for many a permanent
-// home (a few of which end in eviction).
-func (g *demoGen) placements(h *population.Household, head *population.Person, sys population.System, pathway, comune, ethos string, from time.Time) {
-	base := func(start time.Time) map[string]any {
-		return map[string]any{"household": map[string]any{"record_id": h.ID, "source": demoSource(population.Comune)},
-			"person": personRef(head, sys), "pathway": map[string]any{"record_id": pathway}, "comune": comune, "start": day(start)}
+// placements records a stay from the comune's system: the temporary
+// accommodation and, once the household moved, its permanent home, ended
+// when it left. pathway is the project they belong to, "" when none.
+func (g *demoGen) placements(h *population.Household, head *population.Person, pathway, comune string, s *housingStay) {
+	sys := population.Comune
+	base := func(start time.Time, before string) map[string]any {
+		f := map[string]any{"household": map[string]any{"record_id": h.ID, "source": demoSource(sys)},
+			"person": personRef(head, sys), "comune": comune, "start": day(start), "ethos_before": coding("ethos-light", before)}
+		if pathway != "" {
+			f["pathway"] = map[string]any{"record_id": pathway}
+		}
+		return f
 	}
-	start := from.Add(g.days(5, 60))
-	if !start.Before(demoEnd) {
+	tmp := base(s.start, s.before)
+	tmp["tenure"], tmp["permanent"] = coding("tenure", "temporary-accommodation"), false
+	if s.moved.IsZero() {
+		g.emit(sys, "housing-placement", g.id("INS"), s.start, tmp)
 		return
 	}
-	tmp := base(start)
-	tmp["tenure"], tmp["permanent"], tmp["ethos_before"] = coding("tenure", "temporary-accommodation"), false, coding("ethos-light", ethos)
-	moved := start.Add(g.days(30, 300))
-	if !moved.Before(demoEnd) || !g.chance(0.6) {
-		g.emit(sys, "housing-placement", g.id("INS"), start, tmp)
-		return
-	}
-	tmp["end"], tmp["destination"], tmp["destination_group"] = day(moved), coding("ethos-light", "housed"), "permanent"
+	tmp["end"], tmp["destination"], tmp["destination_group"] = day(s.moved), coding("ethos-light", "housed"), "permanent"
 	tmp["exit_reason"] = coding("placement-exit-reason", "moved-to-permanent-housing")
-	g.emit(sys, "housing-placement", g.id("INS"), start, tmp)
-	home := base(moved)
-	home["tenure"] = coding("tenure", []string{"erp", "private-rent", "supported-housing", "social-housing"}[g.r.IntN(4)])
-	home["permanent"], home["ethos_before"] = true, coding("ethos-light", "EL3")
-	if evicted := moved.Add(g.days(60, 400)); evicted.Before(demoEnd) && g.chance(0.12) {
-		home["end"], home["destination"], home["destination_group"] = day(evicted), coding("ethos-light", "EL1"), "homeless"
-		home["exit_reason"] = coding("placement-exit-reason", "eviction")
+	g.emit(sys, "housing-placement", g.id("INS"), s.start, tmp)
+	home := base(s.moved, "EL3")
+	home["tenure"], home["permanent"] = coding("tenure", s.tenure), true
+	if !s.left.IsZero() {
+		home["end"], home["destination"], home["destination_group"] = day(s.left), coding("ethos-light", s.leftTo), s.leftGroup
+		home["exit_reason"] = coding("placement-exit-reason", s.reason)
 	}
-	g.emit(sys, "housing-placement", g.id("INS"), moved, home)
+	g.emit(sys, "housing-placement", g.id("INS"), s.moved, home)
 }
 
 // job: an internship of three to six months, followed for many by a
