@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	exregion "github.com/snodo-hub/snodo/examples/region"
+	"github.com/snodo-hub/snodo/examples/sources/population"
 	"github.com/snodo-hub/snodo/hub/compare"
 	"github.com/snodo-hub/snodo/hub/federation"
 	"github.com/snodo-hub/snodo/hub/identity"
@@ -108,6 +110,8 @@ type demoTerritorySummary struct {
 	Referrals     map[string]int64 `json:"referrals"`
 	Quarantine    int64            `json:"quarantine"`
 	EnvelopesSent int              `json:"envelopes_sent"`
+	// Loop is what a live territory's referral loop did.
+	Loop *demoLiveSummary `json:"live_loop,omitempty"`
 }
 
 type demoRegionSummary struct {
@@ -146,14 +150,39 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	if err != nil {
 		return err
 	}
+	// The live territories' connectors are built first: without a Go
+	// toolchain and Snodo's source the demo goes on with every territory
+	// filled by the generator.
+	bins, err := buildDemoConnectors(ctx, o.dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "Territori dal vivo spenti: %v.\n  I connettori si compilano con Go dal sorgente di Snodo: esegui la demo dalla cartella del progetto (go run ./cmd/snodo demo).\n", err)
+	}
 	var sum demoSummary
+	var lts []*liveTerritory
+	defer func() {
+		for _, lt := range lts {
+			lt.stop()
+		}
+	}()
 	for i, t := range file.Territories {
-		ts, err := buildDemoTerritory(ctx, o, t, i, contract, reg, log, stderr)
+		pop := demoPopulation(t, o.seed, i, o.households)
+		ts, err := buildDemoTerritory(ctx, o, t, i, pop, contract, reg, log, stderr)
 		if err != nil {
 			_ = reg.srv.Close()
 			return &exitError{code: exitUsage, err: fmt.Errorf("territory %s: %w", t.Code, err)}
 		}
 		sum.Territories = append(sum.Territories, ts)
+		if m, ok := liveModelOf(t.Code); ok && bins != nil {
+			lt, err := startLive(ctx, o.dir, m, t, pop, bins, o.seed+int64(i), o.hubListen(len(lts)))
+			if lt != nil {
+				lts = append(lts, lt)
+			}
+			if err != nil {
+				_ = reg.srv.Close()
+				return &exitError{code: exitUsage, err: fmt.Errorf("territory %s, live: %w", t.Code, err)}
+			}
+			fmt.Fprintf(stderr, "Territorio %s dal vivo (%s): hub su %s\n", t.Code, m.model, lt.base)
+		}
 	}
 	if err := reg.srv.Shutdown(ctx); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("stop the region's intake: %w", err)}
@@ -163,13 +192,86 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	}
 	fmt.Fprintf(stderr, "Regione: %s buste ricevute da %d territori, %d indicatori\n",
 		thousands(int64(sum.Region.EnvelopesReceived)), sum.Region.Territories, sum.Region.Indicators)
+	if len(lts) > 0 {
+		if err := runLive(ctx, lts, stderr); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+		if o.headless {
+			for _, lt := range lts {
+				lt.stop()
+			}
+		}
+		if err := liveSummaries(ctx, o.dir, lts, sum.Territories, o.headless); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	}
 	if o.headless {
 		if o.asJSON {
 			return writeJSON(stdout, sum)
 		}
 		return nil
 	}
+	var driving sync.WaitGroup
+	defer driving.Wait()
+	keepLive(ctx, lts, 5*time.Second, &driving)
+	printLive(stdout, lts)
 	return reg.serve(ctx, o.listen, stdout, log)
+}
+
+// hubListen is where the nth live territory's hub listens: the ports
+// after the demo's own when serving (8081, 8082, 8083 by default), any
+// free port when headless.
+func (o demoOptions) hubListen(nth int) string {
+	if o.headless {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(o.listen)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || p == 0 {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1+nth))
+}
+
+// liveSummaries counts the live territories' stores again, after their
+// live phase, and adds what their loop did.
+func liveSummaries(ctx context.Context, dir string, lts []*liveTerritory, sums []demoTerritorySummary, headless bool) error {
+	for _, lt := range lts {
+		for i := range sums {
+			s := &sums[i]
+			if s.Code != lt.t.Code {
+				continue
+			}
+			st, err := store.Open(ctx, filepath.Join(dir, "territories", s.Code, "snodo.db"))
+			if err != nil {
+				return err
+			}
+			err = s.count(ctx, st)
+			st.Close()
+			if err != nil {
+				return err
+			}
+			s.Live, s.Loop = true, lt.summary()
+			if headless {
+				s.Loop.API = "" // stopped
+			}
+		}
+	}
+	return nil
+}
+
+// printLive says where the live territories' hubs answer, with their
+// tokens (shown once, as "snodo tokens create" does).
+func printLive(stdout io.Writer, lts []*liveTerritory) {
+	if len(lts) == 0 {
+		return
+	}
+	fmt.Fprintln(stdout, "Live territories (snodo run; each hub's dashboard shows what it has published, with a viewer token):")
+	for _, lt := range lts {
+		fmt.Fprintf(stdout, "  %s %-14s %s/\n", lt.t.Code, lt.t.Name, lt.base)
+		fmt.Fprintf(stdout, "      viewer token    %s\n", lt.viewer)
+		fmt.Fprintf(stdout, "      operator token  %s   (e.g. %s/api/v1/referrals)\n", lt.oper, lt.base)
+	}
 }
 
 // startDemoRegion sets the region up as "snodo region init" does and
@@ -254,10 +356,13 @@ func (r *demoRegion) serve(ctx context.Context, listen string, stdout io.Writer,
 // buildDemoTerritory sets a territory up as "snodo init" does, enrols its key
 // in the region, ingests its generated activity through the pipeline,
 // releases every epoch and delivers the envelopes to the region.
-func buildDemoTerritory(ctx context.Context, o demoOptions, t compare.Territory, nth int, contract *schemas.Registry, reg *demoRegion, log *slog.Logger, stderr io.Writer) (demoTerritorySummary, error) {
+func buildDemoTerritory(ctx context.Context, o demoOptions, t compare.Territory, nth int, pop *population.Population, contract *schemas.Registry, reg *demoRegion, log *slog.Logger, stderr io.Writer) (demoTerritorySummary, error) {
 	s := demoTerritorySummary{Code: t.Code, Name: t.Name}
 	setup, err := territory.Init(ctx, filepath.Join(o.dir, "territories", t.Code), t.Code, t.Name)
 	if err != nil {
+		return s, err
+	}
+	if err := withFigures(setup.Config, t); err != nil {
 		return s, err
 	}
 	cfg, err := loadConfig(setup.Config)
@@ -276,7 +381,7 @@ func buildDemoTerritory(ctx context.Context, o demoOptions, t compare.Territory,
 		return s, err
 	}
 	defer st.Close()
-	if err := demoIngest(ctx, cfg.Path(cfg.Keys.Pseudonymisation), t, generateDemoActivity(t, o.seed, nth, o.households), st, contract, log); err != nil {
+	if err := demoIngest(ctx, cfg.Path(cfg.Keys.Pseudonymisation), t, generateDemoActivity(t, pop, o.seed, nth), st, contract, log); err != nil {
 		return s, err
 	}
 	for _, e := range demoEpochs {
@@ -325,13 +430,14 @@ func demoIngest(ctx context.Context, keyPath string, t compare.Territory, act *d
 	}
 	defer p.Close()
 	const batchSize = 500
-	sent := map[string]int{}
 	for _, phase := range act.phases {
 		for _, b := range phase {
 			for i := 0; i < len(b.records); i += batchSize {
 				chunk := b.records[i:min(i+batchSize, len(b.records))]
-				sent[b.source] += len(chunk)
-				err := p.Sink(ctx, b.source, sdk.Batch{Records: chunk, Cursor: []byte(strconv.Itoa(sent[b.source]))})
+				// An import of the archive, not a connector's read: no
+				// cursor, so that a live territory's connectors start
+				// from the beginning of their systems.
+				err := p.Sink(ctx, b.source, sdk.Batch{Records: chunk})
 				// A flood of quarantined records is committed all the same:
 				// the demo shows it, it does not stop for it.
 				var degraded *supervisor.DegradedError
@@ -350,6 +456,7 @@ func (s *demoTerritorySummary) count(ctx context.Context, st *store.Store) error
 	if err != nil {
 		return err
 	}
+	s.Records = 0
 	for _, n := range bySchema {
 		s.Records += n
 	}

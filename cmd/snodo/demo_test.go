@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	exregion "github.com/snodo-hub/snodo/examples/region"
+	"github.com/snodo-hub/snodo/examples/sources/comune"
 	"github.com/snodo-hub/snodo/hub/compare"
 	"github.com/snodo-hub/snodo/hub/store"
 )
@@ -104,6 +105,15 @@ func TestDemoHeadless(t *testing.T) {
 			allowed[status] = true
 			if status != "requested" {
 				answered++
+			}
+		}
+		if _, live := liveModelOf(ft.Code); live != s.Live || live != (s.Loop != nil) {
+			t.Errorf("%s: live %v with loop %v, want live %v", ft.Code, s.Live, s.Loop != nil, live)
+		} else if live {
+			checkLiveTerritory(t, dir, i, s)
+			allowed[s.Loop.Model] = true
+			for status := range s.Loop.Status {
+				allowed[status] = true
 			}
 		}
 		if s.EnvelopesSent != len(demoEpochs) {
@@ -200,4 +210,52 @@ func jsonStrings(v any) []string {
 
 // demoSummaryKeys are the summary's field names.
 var demoSummaryKeys = map[string]bool{"territories": true, "region": true, "code": true, "name": true, "live": true, "records": true,
-	"persons": true, "referrals": true, "quarantine": true, "envelopes_sent": true, "envelopes_received": true, "indicators": true}
+	"persons": true, "referrals": true, "quarantine": true, "envelopes_sent": true, "envelopes_received": true, "indicators": true,
+	"live_loop": true, "model": true, "sent": true, "closed": true, "comune_status": true, "api": true}
+
+// checkLiveTerritory checks what a live territory's loop did: the comune
+// sent referrals during the live phase and every one came back closed
+// into its system through the hub and the connectors; the hub holds them
+// as delivered; the territory's systems were read by its connectors (its
+// store has records of the simulators' own ids); and no codice fiscale or
+// name of its population is in its hub's log.
+func checkLiveTerritory(t *testing.T, dir string, nth int, s demoTerritorySummary) {
+	t.Helper()
+	if s.Loop.Sent == 0 || s.Loop.Closed != s.Loop.Sent {
+		t.Errorf("%s: the comune sent %d referrals live and %d came back closed, want all of at least one", s.Code, s.Loop.Sent, s.Loop.Closed)
+	}
+	closed := 0
+	for status, n := range s.Loop.Status {
+		if comune.IsFinal(status) {
+			closed += n
+		}
+	}
+	if closed != s.Loop.Closed {
+		t.Errorf("%s: %d closed, the statuses %v say %d", s.Code, s.Loop.Closed, s.Loop.Status, closed)
+	}
+	db := filepath.Join(dir, "territories", s.Code, "snodo.db")
+	if n := sqlCount(t, db, `SELECT count(*) FROM referrals WHERE source = 'comune' AND delivery = 'delivered' AND record_id LIKE 'SEGN-%'`); n < int64(s.Loop.Sent) {
+		t.Errorf("%s: %d of the comune's referrals delivered by the hub, want at least the %d sent live", s.Code, n, s.Loop.Sent)
+	}
+	// Records the simulators' pathways carry: read by a connector process.
+	if n := sqlCount(t, db, `SELECT count(*) FROM records WHERE record_id LIKE 'PAIS-0%'`); n == 0 {
+		t.Errorf("%s: no pathway of the comune's system in the store: its connector read nothing", s.Code)
+	}
+	m, _ := liveModelOf(s.Code)
+	file, _ := compare.LoadTerritoriesFile(bytes.NewReader(exregion.Territories))
+	pop := demoPopulation(file.Territories[nth], 7, nth, 200)
+	logText, err := os.ReadFile(filepath.Join(dir, "territories", s.Code, "snodo.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(logText, []byte(`"hub running"`)) || len(m.systems) == 0 {
+		t.Fatalf("%s: the hub's log does not show it running", s.Code)
+	}
+	for _, p := range pop.People() {
+		for _, secret := range []string{p.CF, p.Provisional, p.GivenName + " " + p.FamilyName, p.FamilyName + " " + p.GivenName} {
+			if len(secret) > 3 && bytes.Contains(logText, []byte(secret)) {
+				t.Fatalf("%s: the hub's log holds a code or the name of person %d", s.Code, p.Index)
+			}
+		}
+	}
+}

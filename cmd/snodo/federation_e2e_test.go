@@ -557,23 +557,14 @@ func natsServerBin(t *testing.T) string {
 	return ""
 }
 
-// freeAddr returns a loopback address nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // startNATSServer runs nats-server with JetStream on a free port and a
 // temporary store, and returns its URL once it accepts connections.
 func startNATSServer(t *testing.T, bin string) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr, err := freeAddr("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, port, _ := net.SplitHostPort(addr)
 	var out syncBuffer
 	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", port, "-sd", t.TempDir())
