@@ -11,18 +11,18 @@ import (
 // holds no data: whoever opens it needs a viewer token for the API, unless
 // the API is open (the demo on loopback).
 func regionMux(api http.Handler, regionName string) (*http.ServeMux, error) {
-	return dashboardMux(api, regionName, "/api/", "/healthz")
+	return dashboardMux(api, dashboard.Options{RegionName: regionName}, "/api/", "/healthz")
 }
 
 // hubMux serves a territory hub's API (with its probes and metrics) and,
 // on every other path, the same dashboard over the territory's own view
 // of what it has published (territoryView).
 func hubMux(api http.Handler, territoryName string) (*http.ServeMux, error) {
-	return dashboardMux(api, territoryName, "/api/", "/healthz", "/readyz", "/metrics")
+	return dashboardMux(api, dashboard.Options{TerritoryName: territoryName}, "/api/", "/healthz", "/readyz", "/metrics")
 }
 
-func dashboardMux(api http.Handler, name string, apiPaths ...string) (*http.ServeMux, error) {
-	ui, err := dashboard.Handler(dashboard.Options{RegionName: name})
+func dashboardMux(api http.Handler, opts dashboard.Options, apiPaths ...string) (*http.ServeMux, error) {
+	ui, err := dashboard.Handler(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,7 +96,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer cancel()
 	bctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 3*time.Minute)
+	bctx, cancel = context.WithTimeout(bctx, 6*time.Minute)
 	defer cancel()
 	shots := screenshotDir(t)
 
@@ -220,7 +221,67 @@ func TestDashboardInBrowser(t *testing.T) {
 	if len(rows) != len(profile.Rows) || len(rows) == 0 {
 		t.Errorf("the profile draws %d rows, the API has %d", len(rows), len(profile.Rows))
 	}
+	ownViewInBrowser(t, bctx, dir, shots, epoch)
 	t.Logf("screenshots in %s", shots)
+}
+
+// ownViewInBrowser opens a territory hub's own dashboard ("snodo run"):
+// the page asks for a token, takes a viewer token through its form, then
+// shows the territory's scope with one card per indicator carrying the
+// hub's own figures.
+func ownViewInBrowser(t *testing.T, bctx context.Context, dir, shots, epoch string) {
+	const code = "TOS-LU"
+	cfg := filepath.Join(dir, "territories", code, "snodo.yaml")
+	exit, out, stderr := snodo(t, "", "tokens", "create", "--role", "viewer", "--name", "browser", "--config", cfg)
+	if exit != 0 {
+		t.Fatalf("tokens create: exit %d: %s", exit, stderr)
+	}
+	token := strings.TrimSpace(out)
+	hub := startHub(t, cfg)
+	base := hub.waitAPI(t)
+	var overview struct {
+		Rows []struct {
+			Indicator string
+			Region    compare.Estimate
+		}
+	}
+	if status := apiGet(t, base, token, "/api/v1/compare/overview?epoch="+epoch, &overview); status != http.StatusOK {
+		t.Fatalf("the hub's own overview: %d", status)
+	}
+	var page []byte
+	var cards []*cdp.Node
+	var scope, label string
+	err := chromedp.Run(bctx,
+		chromedp.Navigate(base+"/#/?epoch="+epoch),
+		chromedp.WaitVisible(`[data-testid="login"] input`, chromedp.ByQuery),
+		chromedp.SendKeys(`[data-testid="login"] input`, token, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="login"] button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="overview-card"]`, chromedp.ByQuery),
+		chromedp.Nodes(`[data-testid="overview-card"]`, &cards, chromedp.ByQueryAll),
+		chromedp.AttributeValue(`body`, "data-scope", &scope, nil, chromedp.ByQuery),
+		chromedp.Text(`#region-label`, &label, chromedp.ByQuery),
+		chromedp.FullScreenshot(&page, 90),
+	)
+	if err != nil {
+		t.Fatalf("the territory's own dashboard did not draw after signing in: %v", err)
+	}
+	save(t, shots, "own-view-it.png", page)
+	if scope != "territory" || !strings.Contains(label, "Lucca") {
+		t.Errorf("the own view's scope is %q under %q, want territory under Lucca", scope, label)
+	}
+	card := map[string]string{}
+	for _, n := range cards {
+		card[n.AttributeValue("data-indicator")] = n.AttributeValue("data-value")
+	}
+	if len(cards) != len(overview.Rows) {
+		t.Errorf("%d cards in the own view, its API has %d rows", len(cards), len(overview.Rows))
+	}
+	for _, r := range overview.Rows {
+		got, err := strconv.ParseFloat(card[r.Indicator], 64)
+		if r.Region.Published && (err != nil || math.Abs(got-r.Region.Value) > 1e-6) {
+			t.Errorf("own view card %s shows %q, the API's value is %v", r.Indicator, card[r.Indicator], r.Region.Value)
+		}
+	}
 }
 
 func getJSON(t *testing.T, url string, v any) {

@@ -34,6 +34,10 @@ type Options struct {
 	APIBase string
 	// RegionName, when set, titles the page before the API answers.
 	RegionName string
+	// TerritoryName, when set instead, titles the page as a territory
+	// hub's own view ("snodo run") before the API answers — the login
+	// form comes first, so the page cannot wait for the API to say so.
+	TerritoryName string
 }
 
 // contentSecurityPolicy forbids inline script and style and any other
@@ -117,7 +121,7 @@ func Handler(opts Options) (http.Handler, error) {
 		versions[name] = "assets/" + name + "?v=" + a.version
 	}
 	var buf bytes.Buffer
-	err = tpl.Execute(&buf, map[string]any{"APIBase": opts.APIBase, "RegionName": opts.RegionName, "Asset": versions})
+	err = tpl.Execute(&buf, map[string]any{"APIBase": opts.APIBase, "RegionName": opts.RegionName, "TerritoryName": opts.TerritoryName, "Asset": versions})
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: render index.html: %w", err)
 	}

@@ -57,7 +57,7 @@
       rate: 'Tasso', numDen: 'Numeratore / denominatore', per1000: 'Per 1.000 residenti', per1000f: 'Per 1.000 residenti stranieri',
       count: 'Conteggio', members: 'Membri', pooled: 'Aggregato', mean: 'Media', contributing: 'Contribuiscono',
       windowCol: 'Finestra', series: 'Serie', value: 'Valore', x: 'X', y: 'Tasso', reason: 'Motivo',
-      bins: 'Distribuzione', loginTitle: 'Accesso richiesto', loginLead: 'Inserite il token di consultazione ricevuto dall\'amministratore regionale. Resta in questa scheda del browser e non viene salvato altrove.',
+      bins: 'Distribuzione', loginTitle: 'Accesso richiesto', loginLead: 'Inserite il token di consultazione ricevuto dall\'amministratore di questo hub (regionale o del territorio). Resta in questa scheda del browser e non viene salvato altrove.',
       token: 'Token di consultazione', signIn: 'Accedi', signOut: 'Esci', badToken: 'Il token non è stato accettato.',
       errorTitle: 'Impossibile caricare i dati', retry: 'Riprova',
       notFound: 'Pagina non trovata', back: 'Torna alla panoramica',
@@ -82,7 +82,7 @@
       },
       // Territory scope: a territory hub's own view (snodo run).
       territoryLabel: 'Territorio:', brandTitleT: 'Statistiche pubblicate', brandSubT: 'Snodo · ciò che il territorio ha pubblicato alla regione',
-      scopeNote: (t, r) => `Questa pagina mostra ciò che il territorio di ${t} ha pubblicato alla Regione ${r}: statistiche aggregate, protette da rumore casuale, le stesse che vede la regione. Non sono i dati grezzi del territorio.`,
+      scopeNote: (t) => `Questa pagina mostra ciò che il territorio di ${t} ha pubblicato alla regione: statistiche aggregate, protette da rumore casuale, le stesse che vede la regione. Non sono i dati grezzi del territorio.`,
       scopeNoteTitle: 'Vista del territorio',
       overviewTitleT: 'Indicatori pubblicati',
       overviewLeadT: (t) => `Il valore di ${t} per ogni indicatore, come lo ha ricevuto la regione, con il suo intervallo di confidenza al 95%. Il confronto con gli altri territori è nel cruscotto regionale.`,
@@ -131,7 +131,7 @@
       rate: 'Rate', numDen: 'Numerator / denominator', per1000: 'Per 1,000 residents', per1000f: 'Per 1,000 foreign residents',
       count: 'Count', members: 'Members', pooled: 'Pooled', mean: 'Mean', contributing: 'Contributing',
       windowCol: 'Window', series: 'Series', value: 'Value', x: 'X', y: 'Rate', reason: 'Reason',
-      bins: 'Distribution', loginTitle: 'Sign-in required', loginLead: 'Enter the viewer token you received from the regional administrator. It stays in this browser tab and is stored nowhere else.',
+      bins: 'Distribution', loginTitle: 'Sign-in required', loginLead: 'Enter the viewer token you received from the administrator of this hub (regional or territorial). It stays in this browser tab and is stored nowhere else.',
       token: 'Viewer token', signIn: 'Sign in', signOut: 'Sign out', badToken: 'The token was not accepted.',
       errorTitle: 'The data could not be loaded', retry: 'Try again',
       notFound: 'Page not found', back: 'Back to the overview',
@@ -154,7 +154,7 @@
         'single-parent': 'single parent', 'multi-family': 'multi-family', other: 'other', italian: 'Italian', eu: 'EU', 'non-eu': 'non-EU', stateless: 'stateless',
       },
       territoryLabel: 'Territory:', brandTitleT: 'Published statistics', brandSubT: 'Snodo · what the territory has published to the region',
-      scopeNote: (t, r) => `This page shows what the territory of ${t} has published to the ${r} region: aggregated statistics protected by random noise, the same figures the region sees. It is not the territory's raw data.`,
+      scopeNote: (t) => `This page shows what the territory of ${t} has published to its region: aggregated statistics protected by random noise, the same figures the region sees. It is not the territory's raw data.`,
       scopeNoteTitle: 'Territory view',
       overviewTitleT: 'Published indicators',
       overviewLeadT: (t) => `${t}'s value for each indicator as the region received it, with its 95% confidence interval. The comparison with other territories is in the regional dashboard.`,
@@ -273,7 +273,9 @@
   }
 
   // ---- State and routing -------------------------------------------------
-  const state = { meta: null, epoch: '', trendWith: '', axis: 'caseload', breakdown: '', scope: 'region', seq: 0 };
+  // The server says the scope in <body data-scope> (the login form comes
+  // before the meta); the meta confirms it.
+  const state = { meta: null, epoch: '', trendWith: '', axis: 'caseload', breakdown: '', scope: document.body.dataset.scope === 'territory' ? 'territory' : 'region', seq: 0 };
   // A territory hub (snodo run) serves the same API over its own releases:
   // meta.scope "territory", one territory; a missing scope is a region.
   const territoryScope = () => state.scope === 'territory';
@@ -352,9 +354,8 @@
     if (!box) return;
     box.hidden = !territoryScope();
     if (!territoryScope()) { box.replaceChildren(); return; }
-    const m = state.meta;
     box.replaceChildren(el('div', { class: 'container scope-inner' },
-      el('strong', {}, T().scopeNoteTitle), ' ', el('span', {}, T().scopeNote(ownTerritory().name, m.region ? m.region.name : ''))));
+      el('strong', {}, T().scopeNoteTitle), ' ', el('span', {}, T().scopeNote(ownTerritory().name))));
   }
 
   function renderNav(section) {
@@ -378,7 +379,8 @@
       s.licence ? ` — ${s.licence}` : '', s.note ? ` (${s.note})` : ''));
     document.getElementById('footer').replaceChildren(...[
       el('h2', {}, T().sources), ...srcs,
-      el('p', {}, T().footerNote, ' ', el('a', { href: '/api/openapi.json' }, T().api)),
+      // A territory hub documents its API in the README, not in OpenAPI.
+      el('p', {}, T().footerNote, ...(territoryScope() ? [] : [' ', el('a', { href: '/api/openapi.json' }, T().api)])),
       token() ? el('p', {}, el('button', { type: 'button', class: 'btn btn-small', on: { click: () => { try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* */ } cache.clear(); state.meta = null; render(); } } }, T().signOut)) : null].filter(Boolean));
   }
 
