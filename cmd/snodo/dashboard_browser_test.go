@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,9 +18,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 
-	exregion "github.com/snodo-hub/snodo/examples/region"
 	"github.com/snodo-hub/snodo/hub/compare"
-	"github.com/snodo-hub/snodo/hub/region"
 )
 
 // chromiumPath finds Debian's chromium; CI installs it (.ci/run), so a
@@ -64,19 +61,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	browser := chromiumPath(t)
 	dir := sharedDemo(t).dir
 	ctx := context.Background()
-	_, st, err := openRegionStore(ctx, filepath.Join(dir, "region", regionConfigName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	file, err := compare.LoadTerritoriesFile(bytes.NewReader(exregion.Territories))
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := region.NewHandler(region.Config{Store: st, Open: true, Territories: file})
-	if err != nil {
-		t.Fatal(err)
-	}
+	file, api := demoRegionAPI(t, dir)
 	mux, err := regionMux(api, "Regione Toscana")
 	if err != nil {
 		t.Fatal(err)
@@ -172,12 +157,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// The overview in English: a card per ratio indicator with the
 	// API's region rate.
-	var overview struct {
-		Rows []struct {
-			Indicator string
-			Region    compare.Estimate
-		}
-	}
+	var overview struct{ Rows []overviewRow }
 	getJSON(t, srv.URL+"/api/v1/compare/overview?epoch="+epoch, &overview)
 	var cards []*cdp.Node
 	err = chromedp.Run(bctx,
@@ -190,19 +170,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("the overview did not draw: %v", err)
 	}
 	save(t, shots, "overview-en.png", page)
-	card := map[string]string{}
-	for _, n := range cards {
-		card[n.AttributeValue("data-indicator")] = n.AttributeValue("data-value")
-	}
-	if len(cards) != len(overview.Rows) {
-		t.Errorf("%d overview cards, the API has %d rows", len(cards), len(overview.Rows))
-	}
-	for _, r := range overview.Rows {
-		got, err := strconv.ParseFloat(card[r.Indicator], 64)
-		if r.Region.Published && (err != nil || math.Abs(got-r.Region.Value) > 1e-6) {
-			t.Errorf("overview card %s shows %q, the API's region rate is %v", r.Indicator, card[r.Indicator], r.Region.Value)
-		}
-	}
+	checkCards(t, "the region's overview", cards, overview.Rows)
 
 	// A territory's profile against its peers.
 	var rows []*cdp.Node
@@ -230,21 +198,8 @@ func TestDashboardInBrowser(t *testing.T) {
 // shows the territory's scope with one card per indicator carrying the
 // hub's own figures.
 func ownViewInBrowser(t *testing.T, bctx context.Context, dir, shots, epoch string) {
-	const code = "TOS-LU"
-	cfg := filepath.Join(dir, "territories", code, "snodo.yaml")
-	exit, out, stderr := snodo(t, "", "tokens", "create", "--role", "viewer", "--name", "browser", "--config", cfg)
-	if exit != 0 {
-		t.Fatalf("tokens create: exit %d: %s", exit, stderr)
-	}
-	token := strings.TrimSpace(out)
-	hub := startHub(t, cfg)
-	base := hub.waitAPI(t)
-	var overview struct {
-		Rows []struct {
-			Indicator string
-			Region    compare.Estimate
-		}
-	}
+	base, token := ownViewHub(t, dir, "TOS-LU")
+	var overview struct{ Rows []overviewRow }
 	if status := apiGet(t, base, token, "/api/v1/compare/overview?epoch="+epoch, &overview); status != http.StatusOK {
 		t.Fatalf("the hub's own overview: %d", status)
 	}
@@ -269,17 +224,31 @@ func ownViewInBrowser(t *testing.T, bctx context.Context, dir, shots, epoch stri
 	if scope != "territory" || !strings.Contains(label, "Lucca") {
 		t.Errorf("the own view's scope is %q under %q, want territory under Lucca", scope, label)
 	}
+	checkCards(t, "the territory's own view", cards, overview.Rows)
+}
+
+// overviewRow is a row of /api/v1/compare/overview, as far as the cards
+// show it.
+type overviewRow struct {
+	Indicator string
+	Region    compare.Estimate
+}
+
+// checkCards checks the overview's cards: one per row of the API, each
+// showing the row's published value.
+func checkCards(t *testing.T, what string, cards []*cdp.Node, rows []overviewRow) {
+	t.Helper()
 	card := map[string]string{}
 	for _, n := range cards {
 		card[n.AttributeValue("data-indicator")] = n.AttributeValue("data-value")
 	}
-	if len(cards) != len(overview.Rows) {
-		t.Errorf("%d cards in the own view, its API has %d rows", len(cards), len(overview.Rows))
+	if len(cards) != len(rows) {
+		t.Errorf("%s: %d cards, the API has %d rows", what, len(cards), len(rows))
 	}
-	for _, r := range overview.Rows {
+	for _, r := range rows {
 		got, err := strconv.ParseFloat(card[r.Indicator], 64)
 		if r.Region.Published && (err != nil || math.Abs(got-r.Region.Value) > 1e-6) {
-			t.Errorf("own view card %s shows %q, the API's value is %v", r.Indicator, card[r.Indicator], r.Region.Value)
+			t.Errorf("%s: card %s shows %q, the API's value is %v", what, r.Indicator, card[r.Indicator], r.Region.Value)
 		}
 	}
 }

@@ -31,15 +31,8 @@ import (
 func TestTerritoryOwnView(t *testing.T) {
 	t.Parallel()
 	dir := sharedDemo(t).dir
-	const code = "TOS-SI" // not live: its hub runs no connector
-	cfg := filepath.Join(dir, "territories", code, "snodo.yaml")
-	exit, out, stderr := snodo(t, "", "tokens", "create", "--role", "viewer", "--name", "own-view", "--config", cfg)
-	if exit != 0 {
-		t.Fatalf("tokens create: exit %d: %s", exit, stderr)
-	}
-	token := strings.TrimSpace(out)
-	hub := startHub(t, cfg)
-	base := hub.waitAPI(t)
+	const code = "TOS-SI"
+	base, token := ownViewHub(t, dir, code)
 
 	var ignored any
 	if status := apiGet(t, base, "", "/api/v1/compare/meta", &ignored); status != http.StatusUnauthorized {
@@ -57,20 +50,7 @@ func TestTerritoryOwnView(t *testing.T) {
 	}
 
 	// The region's view of the same territory, from the demo region.
-	ctx := context.Background()
-	_, st, err := openRegionStore(ctx, filepath.Join(dir, "region", regionConfigName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	file, err := compare.LoadTerritoriesFile(bytes.NewReader(exregion.Territories))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := region.NewHandler(region.Config{Store: st, Open: true, Territories: file})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, h := demoRegionAPI(t, dir)
 	regionSrv := httptest.NewServer(h)
 	defer regionSrv.Close()
 
@@ -118,4 +98,39 @@ func TestTerritoryOwnView(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("<!DOCTYPE html>")) {
 		t.Errorf("the dashboard at /: %d %.80q", resp.StatusCode, page)
 	}
+}
+
+// ownViewHub starts "snodo run" on a territory of the demo that runs no
+// connector (not one of the live ones) and makes it a viewer token.
+func ownViewHub(t *testing.T, dir, code string) (base, token string) {
+	t.Helper()
+	if _, live := liveModelOf(code); live {
+		t.Fatalf("%s is a live territory: its hub would start connectors to stopped simulators", code)
+	}
+	cfg := filepath.Join(dir, "territories", code, "snodo.yaml")
+	exit, out, stderr := snodo(t, "", "tokens", "create", "--role", "viewer", "--name", "own-view-"+t.Name(), "--config", cfg)
+	if exit != 0 {
+		t.Fatalf("tokens create: exit %d: %s", exit, stderr)
+	}
+	return startHub(t, cfg).waitAPI(t), strings.TrimSpace(out)
+}
+
+// demoRegionAPI is the demo region's API over its store (closed at the
+// test's end), with the demo's territories file.
+func demoRegionAPI(t *testing.T, dir string) (*compare.TerritoriesFile, *region.Handler) {
+	t.Helper()
+	_, st, err := openRegionStore(context.Background(), filepath.Join(dir, "region", regionConfigName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	file, err := compare.LoadTerritoriesFile(bytes.NewReader(exregion.Territories))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := region.NewHandler(region.Config{Store: st, Open: true, Territories: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file, h
 }
