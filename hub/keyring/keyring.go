@@ -7,6 +7,7 @@ package keyring
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -125,4 +126,22 @@ func readPrivate(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is readable by others (mode %04o): run \"chmod 600 %s\"", path, info.Mode().Perm(), path)
 	}
 	return os.ReadFile(path)
+}
+
+// LoadTLSKeyPair reads a TLS certificate and its private key, refusing a
+// key file others may read, as for the hub's other keys.
+func LoadTLSKeyPair(certPath, keyPath string) (tls.Certificate, error) {
+	keyPEM, err := readPrivate(keyPath)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certificate file: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("%s and %s: %w", certPath, keyPath, err)
+	}
+	return pair, nil
 }

@@ -2,11 +2,18 @@ package keyring_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/snodo-hub/snodo/hub/keyring"
 )
@@ -83,5 +90,41 @@ func TestSigningKeyRoundTrip(t *testing.T) {
 	pub, err := os.ReadFile(keyring.PublicKeyPath(p))
 	if err != nil || !bytes.HasPrefix(pub, []byte("-----BEGIN PUBLIC KEY-----")) {
 		t.Fatalf("public key: %v %q", err, pub)
+	}
+}
+
+// TestTLSKeyReadableByOthersIsRefused: the API's TLS key gets the same
+// check as the hub's other keys.
+func TestTLSKeyReadableByOthersIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyring.LoadTLSKeyPair(cert, key); err != nil {
+		t.Fatalf("a 0600 key: %v", err)
+	}
+	if err := os.Chmod(key, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyring.LoadTLSKeyPair(cert, key); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a key others may read: %v, want refused", err)
 	}
 }

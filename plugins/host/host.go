@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -49,7 +50,22 @@ type Config struct {
 	// Logger receives the connector's stderr and go-plugin's own messages.
 	// Nil logs to stderr at info level.
 	Logger hclog.Logger
+	// MaxMessage caps the size of one message from the connector (a batch
+	// of records, an answer): DefaultMaxMessage if 0. go-plugin's own
+	// limit is 2 GiB, so a connector could otherwise make the hub hold a
+	// batch that size in memory.
+	MaxMessage int
 }
+
+// DefaultMaxMessage is the largest message a connector may send: far above
+// any reasonable batch (500 records of a few KiB), far below the hub's
+// memory.
+const DefaultMaxMessage = 64 << 20
+
+// messageTooLarge is in gRPC's refusal of a message over the limit. A
+// restart would bring the same batch again, so Read reports it as fatal:
+// the supervisor stops the instance and says why.
+const messageTooLarge = "larger than max"
 
 // DefaultEnv is the whole environment a connector gets unless told
 // otherwise: PATH alone, so that a script's "#!/usr/bin/env node" finds its
@@ -87,10 +103,11 @@ func Sum(path string) (string, error) {
 
 // Connector is a running connector process.
 type Connector struct {
-	name     string
-	client   *plugin.Client
-	rpc      connectorv1.ConnectorClient
-	manifest sdk.Manifest
+	name       string
+	maxMessage int
+	client     *plugin.Client
+	rpc        connectorv1.ConnectorClient
+	manifest   sdk.Manifest
 }
 
 // Launch checks the executable against its pin, starts it, completes the
@@ -113,6 +130,9 @@ func Launch(ctx context.Context, cfg Config) (*Connector, error) {
 	}
 	if got != want {
 		return nil, &ChecksumError{Name: cfg.Name, Path: cfg.Path, Want: want, Got: got}
+	}
+	if cfg.MaxMessage <= 0 {
+		cfg.MaxMessage = DefaultMaxMessage
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = DefaultStartTimeout
@@ -138,8 +158,10 @@ func Launch(ctx context.Context, cfg Config) (*Connector, error) {
 		StartTimeout:     cfg.StartTimeout,
 		Managed:          true,
 		Logger:           logger,
+		// After go-plugin's own (2 GiB) call options, so this one wins.
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxMessage))},
 	})
-	c := &Connector{name: cfg.Name, client: client}
+	c := &Connector{name: cfg.Name, client: client, maxMessage: cfg.MaxMessage}
 	rpcClient, err := client.Client()
 	if err != nil {
 		client.Kill()
@@ -178,6 +200,10 @@ func startError(cfg Config, err error) error {
 		return fmt.Errorf("connector %q did not complete the handshake within %s: is %s a Snodo connector? (run it with SNODO_CONNECTOR_PLUGIN unset to see what it says)", cfg.Name, cfg.StartTimeout, cfg.Path)
 	case strings.Contains(msg, "checksums did not match"):
 		return fmt.Errorf("refusing to start connector %q: %s changed between the checksum and the start", cfg.Name, cfg.Path)
+	case strings.Contains(msg, "Unrecognized remote plugin message"):
+		// go-plugin quotes the line the connector printed, which could be
+		// anything it read (a record): it must not reach the hub's log.
+		return fmt.Errorf("connector %q wrote to its standard output before the handshake: a connector must write its logs to standard error (is %s a Snodo connector?)", cfg.Name, cfg.Path)
 	}
 	return fmt.Errorf("connector %q: start %s: %w", cfg.Name, cfg.Path, err)
 }
@@ -264,6 +290,11 @@ func (c *Connector) Read(ctx context.Context, req ReadRequest, fn func(sdk.Batch
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), messageTooLarge) {
+				return &sdk.Error{Class: sdk.ClassFatal, Err: err, Message: fmt.Sprintf(
+					"connector %q sent a batch over the hub's limit of %d MiB: lower its batch size (the hub asks for at most %d records)",
+					c.name, c.maxMessage>>20, req.MaxBatch)}
 			}
 			return fromStatus(err)
 		}

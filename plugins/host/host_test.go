@@ -243,3 +243,39 @@ func TestConnectorDoesNotSeeTheHostEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedBatchIsRefused: a batch over the host's message limit is
+// not taken into memory; Read fails as fatal (a restart would bring the
+// same batch), naming the connector and saying what to change, and the
+// batches under the limit before it were delivered.
+func TestOversizedBatchIsRefused(t *testing.T) {
+	t.Parallel()
+	sum, err := host.Sum(testConnector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 256 << 10
+	c, err := host.Launch(context.Background(), host.Config{Name: "flood", Path: testConnector, SHA256: sum, MaxMessage: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	// 4 KiB records: a batch of 10 is 40 KiB, one of 100 is 400 KiB.
+	settings := []byte(`{"source": "odv", "territory": "AB", "records": 20, "size": 4096}`)
+	var n int
+	err = c.Read(context.Background(), host.ReadRequest{Settings: settings, MaxBatch: 10}, func(b sdk.Batch) error {
+		n += len(b.Records)
+		return nil
+	})
+	if err != nil || n != 20 {
+		t.Fatalf("batches under the limit: read %d records: %v", n, err)
+	}
+	err = c.Read(context.Background(), host.ReadRequest{Settings: []byte(`{"source": "odv", "territory": "AB", "records": 100, "size": 4096}`), MaxBatch: 100}, func(sdk.Batch) error {
+		t.Error("a batch over the limit reached the hub")
+		return nil
+	})
+	var se *sdk.Error
+	if !errors.As(err, &se) || se.Class != sdk.ClassFatal || !strings.Contains(se.Message, `"flood"`) || !strings.Contains(se.Message, "lower its batch size") {
+		t.Fatalf("an oversized batch: %v, want a fatal error naming the connector and what to do", err)
+	}
+}
