@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/snodo-hub/snodo/hub/api"
+	"github.com/snodo-hub/snodo/hub/api/authlimit"
 	"github.com/snodo-hub/snodo/hub/identity"
 	"github.com/snodo-hub/snodo/hub/pipeline"
 	"github.com/snodo-hub/snodo/hub/referral"
@@ -168,6 +169,9 @@ func newFixture(t *testing.T, conns api.Connectors) *fixture {
 		Pipeline:   f.pipe,
 		Referrals:  engine,
 		Logger:     slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Every test here calls from 127.0.0.1 and many try wrong tokens on
+		// purpose: the token-guessing limit has its own test (limit_test.go).
+		AuthLimit: authlimit.New(authlimit.Config{Failures: 1 << 20}),
 	})
 	if err != nil {
 		t.Fatal(err)

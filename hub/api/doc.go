@@ -30,7 +30,10 @@
 // "Authorization: Bearer TOKEN" with a token made by "snodo tokens create"
 // (package hub/tokens). No token: 401 with "WWW-Authenticate: Bearer
 // realm=\"snodo\""; an unknown or revoked token: 401 with
-// error="invalid_token"; a role too low: 403.
+// error="invalid_token"; a role too low: 403. An address that sends too
+// many wrong tokens (10 in a row, then 10 a minute: package
+// hub/api/authlimit) is answered 429 with Retry-After, whatever its
+// token, until its allowance refills.
 //
 // # Paging
 //

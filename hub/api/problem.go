@@ -23,6 +23,7 @@ const (
 	ProblemNotFound         = "not-found"          // 404
 	ProblemMethodNotAllowed = "method-not-allowed" // 405
 	ProblemNotReady         = "not-ready"          // 503 from /readyz
+	ProblemTooManyFailures  = "too-many-failures"  // 429: too many wrong tokens from one address
 	ProblemInternal         = "internal"           // 500: see the hub's log
 )
 
@@ -42,6 +43,8 @@ func problemTitle(kind string) string {
 		return "Method not allowed"
 	case ProblemNotReady:
 		return "Not ready"
+	case ProblemTooManyFailures:
+		return "Too many failed authentications"
 	}
 	return "Internal error"
 }

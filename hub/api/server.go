@@ -13,6 +13,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/snodo-hub/snodo/hub/api/authlimit"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/supervisor"
 	"github.com/snodo-hub/snodo/hub/tokens"
@@ -57,6 +58,9 @@ type Config struct {
 	// ids and log lines, e.g. the territory's own comparisons under
 	// /api/v1/compare/ (a Path ending in "/" serves its subtree).
 	Mounts []Mount
+	// AuthLimit limits token guessing: the failed authentications of each
+	// client address (nil: authlimit's defaults, 10 a minute).
+	AuthLimit *authlimit.Limiter
 }
 
 // Mount is a handler served at a Route of the API.
@@ -88,6 +92,7 @@ type Server struct {
 	log        *slog.Logger
 	mux        *http.ServeMux
 	routes     []Route
+	limit      *authlimit.Limiter
 }
 
 // handler answers one request; an error that is a *Problem is sent as it
@@ -111,6 +116,10 @@ func New(cfg Config) (*Server, error) {
 		metrics:    NewMetrics(cfg.Store, cfg.Connectors, cfg.Pipeline, cfg.Referrals),
 		log:        cfg.Logger,
 		mux:        http.NewServeMux(),
+		limit:      cfg.AuthLimit,
+	}
+	if s.limit == nil {
+		s.limit = authlimit.New(authlimit.Config{})
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -280,7 +289,8 @@ func (s *Server) wrap(route Route, h handler) http.Handler {
 const realm = `Bearer realm="snodo"`
 
 // authorize checks the request's bearer token and that its role is at
-// least need.
+// least need. A client address that has sent too many wrong tokens is
+// refused before its token is looked at (see authlimit).
 func (s *Server) authorize(ctx context.Context, r *http.Request, need tokens.Role) (tokens.Principal, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, found := strings.Cut(h, " ")
@@ -288,8 +298,16 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, need tokens.Rol
 		return tokens.Principal{}, newProblem(ProblemUnauthenticated, http.StatusUnauthorized,
 			`send a token made with "snodo tokens create" as "Authorization: Bearer TOKEN"`).withHeader("WWW-Authenticate", realm)
 	}
+	client := authlimit.Client(r)
+	if wait, ok := s.limit.Allow(client); !ok {
+		secs := int(wait / time.Second)
+		return tokens.Principal{}, newProblem(ProblemTooManyFailures, http.StatusTooManyRequests,
+			fmt.Sprintf("too many wrong tokens from this address: try again in %d s", secs)).
+			withHeader("Retry-After", fmt.Sprint(secs))
+	}
 	p, err := tokens.Authenticate(ctx, s.store, strings.TrimSpace(token))
 	if errors.Is(err, tokens.ErrUnknown) || errors.Is(err, tokens.ErrRevoked) {
+		s.limit.Fail(client)
 		return tokens.Principal{}, newProblem(ProblemInvalidToken, http.StatusUnauthorized,
 			err.Error()+": ask the hub's admin for a token").
 			withHeader("WWW-Authenticate", realm+`, error="invalid_token"`)

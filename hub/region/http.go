@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/snodo-hub/snodo/hub/api/authlimit"
 	"github.com/snodo-hub/snodo/hub/compare"
 	"github.com/snodo-hub/snodo/hub/disclosure"
 	"github.com/snodo-hub/snodo/hub/store"
@@ -44,6 +45,7 @@ const (
 	ProblemTooLarge         = "too-large"             // 413
 	ProblemUnsupportedMedia = "unsupported-media"     // 415
 	ProblemInternal         = "internal"              // 500
+	ProblemTooManyFailures  = "too-many-failures"     // 429: too many wrong tokens from one address
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -101,6 +103,10 @@ type Config struct {
 	// which, so that the dashboard leaves out what needs other
 	// territories (groups, peers, the scatter).
 	Scope string
+	// AuthLimit limits token guessing, of bearer and of enrolment tokens:
+	// the failed attempts of each client address (nil: authlimit's
+	// defaults, 10 a minute).
+	AuthLimit *authlimit.Limiter
 }
 
 // The scopes of Config.Scope and of the comparisons' meta.
@@ -136,6 +142,7 @@ type Handler struct {
 	compare *comparisons // nil without a territories file
 	scope   string
 	mux     *http.ServeMux
+	limit   *authlimit.Limiter
 }
 
 // NewHandler returns the region's HTTP handler.
@@ -147,7 +154,10 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{st: cfg.Store, log: log, intake: NewIntake(cfg.Store, log), open: cfg.Open, scope: cfg.Scope, mux: http.NewServeMux()}
+	h := &Handler{st: cfg.Store, log: log, intake: NewIntake(cfg.Store, log), open: cfg.Open, scope: cfg.Scope, mux: http.NewServeMux(), limit: cfg.AuthLimit}
+	if h.limit == nil {
+		h.limit = authlimit.New(authlimit.Config{})
+	}
 	switch h.scope {
 	case "":
 		h.scope = ScopeRegion
@@ -257,8 +267,13 @@ func (h *Handler) authorize(ctx context.Context, r *http.Request) error {
 		p.header = http.Header{"Www-Authenticate": {realm}}
 		return p
 	}
+	client := authlimit.Client(r)
+	if err := h.allow(client); err != nil {
+		return err
+	}
 	p, err := tokens.Authenticate(ctx, h.st, strings.TrimSpace(token))
 	if errors.Is(err, tokens.ErrUnknown) || errors.Is(err, tokens.ErrRevoked) {
+		h.limit.Fail(client)
 		pr := problem(ProblemInvalidToken, "Invalid bearer token", http.StatusUnauthorized, err.Error()+": ask the region's operator for a token")
 		pr.header = http.Header{"Www-Authenticate": {realm + `, error="invalid_token"`}}
 		return pr
@@ -270,6 +285,21 @@ func (h *Handler) authorize(ctx context.Context, r *http.Request) error {
 		return problem(ProblemForbidden, "Role not sufficient", http.StatusForbidden, "this endpoint needs the viewer role")
 	}
 	return nil
+}
+
+// allow refuses, 429, a client address that has sent too many wrong
+// tokens, before its token is looked at: were a right one let through,
+// the refusal would tell a guesser which guess was right.
+func (h *Handler) allow(client string) error {
+	wait, ok := h.limit.Allow(client)
+	if ok {
+		return nil
+	}
+	secs := int(wait / time.Second)
+	p := problem(ProblemTooManyFailures, "Too many failed authentications", http.StatusTooManyRequests,
+		fmt.Sprintf("too many wrong tokens from this address: try again in %d s", secs))
+	p.header = http.Header{"Retry-After": {fmt.Sprint(secs)}}
+	return p
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -380,9 +410,14 @@ func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) error {
 		p.Pointers = []string{"/public_key"}
 		return p
 	}
+	client := authlimit.Client(r)
+	if err := h.allow(client); err != nil {
+		return err
+	}
 	id, err := EnrolWithToken(r.Context(), h.st, req.Territory, req.Token, pub)
 	switch {
 	case errors.Is(err, ErrEnrolmentRefused):
+		h.limit.Fail(client)
 		h.log.Warn("enrolment refused", "territory", req.Territory, "error", err)
 		return problem(ProblemEnrolmentRefused, "Enrolment refused", http.StatusUnauthorized, ErrEnrolmentRefused.Error()+": ask the region's operator for a new token")
 	case errors.Is(err, store.ErrRegionKeyExists):
