@@ -123,6 +123,9 @@ schema change), 2 usage or I/O errors.`,
 		newRegionCmd(),
 		newStatsCmd(),
 		newFederateCmd(),
+		newEraseCmd(),
+		newExportCmd(),
+		newRetentionCmd(),
 	)
 	return root
 }

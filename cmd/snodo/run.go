@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/snodo-hub/snodo/hub/api"
 	"github.com/snodo-hub/snodo/hub/config"
+	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/logging"
 	"github.com/snodo-hub/snodo/hub/store"
 	"github.com/snodo-hub/snodo/hub/supervisor"
@@ -150,9 +152,22 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	// With tls: set, the API serves HTTPS only; the pair is read before
+	// listening, so that a wrong file stops the start-up.
+	scheme, tlsConfig := "http", (*tls.Config)(nil)
+	if h.cfg.TLS.Enabled() {
+		pair, err := keyring.LoadTLSKeyPair(h.cfg.Path(h.cfg.TLS.CertFile), h.cfg.Path(h.cfg.TLS.KeyFile))
+		if err != nil {
+			return usageError("tls in %s: %v", h.cfg.File, err)
+		}
+		scheme, tlsConfig = "https", &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return usageError("the HTTP API cannot listen on %s: %v (is another hub running? set listen in %s or pass --listen)", listen, err, h.cfg.File)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	mux, err := hubMux(srv, h.cfg.Territory.Name)
 	if err != nil {
@@ -198,6 +213,8 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 	}
 	_, deliveryInterval, _ := h.cfg.Referrals.Durations()
 	readers.Go(func() { _ = h.ref.Run(readCtx, h.st, writers, deliveryInterval) })
+	// Records older than their schema's retention go, at start and daily.
+	readers.Go(func() { retentionLoop(readCtx, h, retentionInterval) })
 	// Released envelopes go up to the region, when one is configured.
 	stopUplink, err := startUplink(readCtx, h, readers.Go)
 	if err != nil {
@@ -208,7 +225,7 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 	}
 	defer stopUplink()
 	h.log.Info("hub running", "territory", h.cfg.Territory.Code, "connectors", len(instances),
-		"api", "http://"+ln.Addr().String(), "config", h.cfg.File)
+		"api", scheme+"://"+ln.Addr().String(), "config", h.cfg.File)
 
 	// Run until a signal, or until the HTTP server fails.
 	select {

@@ -42,12 +42,18 @@ type Config struct {
 	Keys      Keys      `yaml:"keys"`
 	Listen    string    `yaml:"listen"`
 	Log       Log       `yaml:"log"`
+	// TLS, when set, makes the API and dashboard serve HTTPS only.
+	TLS TLS `yaml:"tls"`
 	// Connectors are the connector instances, in the order configured.
 	Connectors []Connector `yaml:"connectors"`
 	// Organisations send and receive referrals; each is served by a
 	// connector instance.
 	Organisations []Organisation `yaml:"organisations"`
 	Referrals     Referrals      `yaml:"referrals"`
+	// Retention is how many months the records of each schema (by short
+	// name) are kept, counted from their recorded_at; a schema not listed
+	// is kept.
+	Retention map[string]int `yaml:"retention"`
 	// Disclosure is the territory's disclosure control of released
 	// statistics; Federation where releases are sent.
 	Disclosure Disclosure `yaml:"disclosure"`
@@ -83,6 +89,16 @@ type Keys struct {
 	Pseudonymisation string `yaml:"pseudonymisation"`
 	Signing          string `yaml:"signing"`
 }
+
+// TLS names the certificate and key the API serves HTTPS with (PEM;
+// relative to snodo.yaml). Both or neither: the schema requires both.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled says whether the API serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 
 // Connector is one configured connector instance.
 type Connector struct {
@@ -375,7 +391,7 @@ func describe(p *Problem, v yamldoc.Violation) {
 		}
 	case "required":
 		p.Message = strings.Replace(e.Message, "missing properties: ", "missing required setting ", 1)
-	case "pattern", "enum", "const", "type", "minLength", "maxLength":
+	case "pattern", "enum", "const", "type", "minLength", "maxLength", "minimum", "maximum":
 		if d := schemaDescription(e.AbsoluteKeywordLocation); d != "" {
 			p.Message += "; expected: " + d
 		}

@@ -1,15 +1,19 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/snodo-hub/snodo/hub/config"
+	"github.com/snodo-hub/snodo/hub/identity"
+	"github.com/snodo-hub/snodo/schemas"
 )
 
 func TestTemplateLoadsWithDefaults(t *testing.T) {
@@ -171,5 +175,63 @@ func TestOrganisationsAndReferrals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want[name]) {
 			t.Errorf("%s: %v; want %q", name, err, want[name])
 		}
+	}
+}
+
+func TestRetentionBySchema(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse("snodo.yaml", []byte("version: 1\nterritory: {code: AB, name: F}\nretention:\n  person: 120\n  referral: 60\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int{"person": 120, "referral": 60}, c.Retention); diff != "" {
+		t.Errorf("retention (-want +got):\n%s", diff)
+	}
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"unknown schema": {"retention:\n  persons: 12\n",
+			`snodo.yaml:4:3: /retention/persons: unknown setting "persons": check its spelling and indentation (allowed here: assessment, consent,`},
+		"zero months":  {"retention:\n  person: 0\n", "snodo.yaml:4:11: /retention/person:"},
+		"not a number": {"retention:\n  person: ten\n", "snodo.yaml:4:11: /retention/person:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse("snodo.yaml", []byte("version: 1\nterritory: {code: AB, name: F}\n"+tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a problem containing %q", err, tc.want)
+			}
+			if name == "zero months" && !strings.Contains(err.Error(), "Months to keep person records") {
+				t.Errorf("the problem does not say what was expected: %v", err)
+			}
+		})
+	}
+}
+
+// TestRetentionNamesEverySchema keeps the retention settings in step with
+// the data contract: one setting per schema, no other.
+func TestRetentionNamesEverySchema(t *testing.T) {
+	t.Parallel()
+	var s struct {
+		Properties struct {
+			Retention struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"retention"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(config.SchemaJSON(), &s); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for name := range s.Properties.Retention.Properties {
+		got = append(got, name)
+	}
+	sort.Strings(got)
+	reg, err := schemas.Compile(identity.SchemaFormats()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reg.Names()
+	sort.Strings(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("retention settings vs the contract's schemas (-want +got):\n%s", diff)
 	}
 }
