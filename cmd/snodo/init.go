@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/snodo-hub/snodo/hub/territory"
 	"github.com/spf13/cobra"
@@ -11,9 +13,9 @@ import (
 
 func newInitCmd() *cobra.Command {
 	var code, name, filesConnector string
-	var example bool
+	var example, withTLS bool
 	cmd := &cobra.Command{
-		Use:   "init DIR --territory CODE --name NAME [--example [--files-connector PATH]]",
+		Use:   "init DIR --territory CODE --name NAME [--tls] [--example [--files-connector PATH]]",
 		Short: "Set up a territory hub in a new folder: configuration, keys and database",
 		Long: `Init creates DIR/snodo.yaml, the territory's secret keys (pseudonymisation key
 and Ed25519 signing key, mode 0600, under DIR/keys/) and the database. It never
@@ -31,7 +33,13 @@ instance "files" pinned to the connector's SHA-256. The connector is the
 executable --files-connector PATH, or else "` + territory.FilesConnectorName + `" next to snodo,
 or else in PATH; build it from a checkout of Snodo with
   go build -o "$(dirname "$(command -v snodo)")/` + territory.FilesConnectorName + `" ./connectors/files
-Nothing is written when it cannot be found.`,
+Nothing is written when it cannot be found.
+
+With --tls the API and dashboard serve HTTPS only: DIR/keys/tls.crt is a
+self-signed certificate (ECDSA P-256, for 127.0.0.1, localhost and this
+machine's host name, valid two years) and DIR/keys/tls.key its key (0600),
+and snodo.yaml names both under tls:. Clients trust the certificate file,
+e.g. curl --cacert DIR/keys/tls.crt; replace both with a CA's at will.`,
 		Example: `  snodo init /srv/snodo --territory SDS-FI-NORDOVEST --name "SdS Firenze Nord-Ovest"
   snodo init ./try --territory SDS-FI-NORDOVEST --name "SdS Firenze Nord-Ovest" --example`,
 		Args: cobra.ExactArgs(1),
@@ -60,6 +68,12 @@ Nothing is written when it cannot be found.`,
 				}
 				return &exitError{code: exitUsage, err: err}
 			}
+			var ts *territory.TLSSetup
+			if withTLS {
+				if ts, err = territory.AddTLS(s); err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("the set-up is made, without TLS: %w", err)}
+				}
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Territory hub %s set up in %s\n", code, s.Dir)
 			fmt.Fprintf(out, "  configuration     %s\n", s.Config)
@@ -67,6 +81,11 @@ Nothing is written when it cannot be found.`,
 			fmt.Fprintf(out, "  pseudonymisation  %s (secret, 0600: back it up offline)\n", s.PseudoKey)
 			fmt.Fprintf(out, "  signing key       %s (secret, 0600)\n", s.SigningKey)
 			fmt.Fprintf(out, "  public key        %s (give it to your region to enrol)\n", s.PublicKey)
+			if ts != nil {
+				fmt.Fprintf(out, "  TLS certificate   %s (self-signed for %s, until %s: clients trust this file)\n",
+					ts.Cert, strings.Join(ts.Names, ", "), ts.NotAfter.Format(time.DateOnly))
+				fmt.Fprintf(out, "  TLS key           %s (secret, 0600)\n", ts.Key)
+			}
 			if ex == nil {
 				return nil
 			}
@@ -86,6 +105,7 @@ Nothing is written when it cannot be found.`,
 	}
 	cmd.Flags().StringVar(&code, "territory", "", "territory code: 2-32 upper-case letters, digits, hyphens (required)")
 	cmd.Flags().StringVar(&name, "name", "", "territory name, e.g. \"SdS Firenze Nord-Ovest\" (required)")
+	cmd.Flags().BoolVar(&withTLS, "tls", false, "serve the API over HTTPS with a self-signed certificate written to DIR/keys/")
 	cmd.Flags().BoolVar(&example, "example", false, "also set up the file connector with a mapping and sample exports")
 	cmd.Flags().StringVar(&filesConnector, "files-connector", "", "the file connector's executable (default: "+territory.FilesConnectorName+" next to snodo, then in PATH)")
 	_ = cmd.MarkFlagRequired("territory")
