@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/snodo-hub/snodo/hub/logging"
 	"github.com/snodo-hub/snodo/hub/region"
 	"github.com/snodo-hub/snodo/hub/store"
+	"github.com/snodo-hub/snodo/hub/territory"
 	"github.com/snodo-hub/snodo/hub/tokens"
 )
 
@@ -68,6 +70,13 @@ type regionConfig struct {
 		NATSURL string `yaml:"nats_url"`
 		CAFile  string `yaml:"ca_file"`
 	} `yaml:"upstream"`
+	// TLS, when both files are set, makes "snodo region serve" answer
+	// HTTPS only: territories' uplinks then trust the region's CA with
+	// federation.ca_file.
+	TLS struct {
+		CertFile string `yaml:"cert_file"`
+		KeyFile  string `yaml:"key_file"`
+	} `yaml:"tls"`
 
 	file string // where it was read from
 }
@@ -110,6 +119,9 @@ func loadRegionConfig(path string) (*regionConfig, error) {
 		if err := region.CheckTerritory(c.Code); err != nil {
 			return nil, usageError("%s: code: %v", path, err)
 		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return nil, usageError("%s: tls needs both cert_file and key_file (PEM): \"snodo region init --tls\" makes a self-signed pair", path)
 	}
 	if (c.Upstream.URL != "" || c.Upstream.NATSURL != "") && c.Code == "" {
 		return nil, usageError("%s: upstream is set but code is not: the level above knows the region by its code", path)
@@ -199,11 +211,19 @@ const regionUpstreamTemplate = `#
 
 func newRegionInitCmd() *cobra.Command {
 	var name, listen, code string
+	var withTLS bool
 	cmd := &cobra.Command{
-		Use:   "init DIR --name NAME",
+		Use:   "init DIR --name NAME [--tls]",
 		Short: "Create a region hub's directory: region.yaml and its store",
 		Long: `Init creates DIR (if needed), writes DIR/region.yaml and creates the region's
-SQLite store. It refuses to overwrite an existing region.yaml.`,
+SQLite store. It refuses to overwrite an existing region.yaml.
+
+With --tls it also writes a self-signed certificate (ECDSA P-256, for
+127.0.0.1, ::1, localhost and this host's name) and its key (mode 0600) in
+DIR/keys/, and sets tls: in region.yaml, so that the region answers HTTPS
+only; territories trust it with federation.ca_file: DIR/keys/tls.crt
+(copied to them). Replace the pair with one from the region's CA when it
+has one.`,
 		Example: `  snodo region init /srv/snodo-region --name "Regione Lombardia"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -235,6 +255,12 @@ SQLite store. It refuses to overwrite an existing region.yaml.`,
 			}
 			if code != "" {
 				doc["code"] = code
+			}
+			if withTLS {
+				if _, _, err := territory.WriteSelfSignedTLS(filepath.Join(dir, territory.TLSCertFile), filepath.Join(dir, territory.TLSKeyFile)); err != nil {
+					return usageError("--tls: %v", err)
+				}
+				doc["tls"] = map[string]string{"cert_file": territory.TLSCertFile, "key_file": territory.TLSKeyFile}
 			}
 			body, err := yaml.Marshal(doc)
 			if err != nil {
@@ -270,6 +296,9 @@ SQLite store. It refuses to overwrite an existing region.yaml.`,
 			fmt.Fprintf(out, "  store          %s\n", cfg.path(cfg.Store.Path))
 			fmt.Fprintf(out, "  listen         %s\n", cfg.Listen)
 			fmt.Fprintf(out, "  signing key    %s (public: %s, for the level above)\n", keyPath, keyring.PublicKeyPath(keyPath))
+			if withTLS {
+				fmt.Fprintf(out, "  TLS            %s (give it to the territories: federation.ca_file)\n", filepath.Join(dir, territory.TLSCertFile))
+			}
 			fmt.Fprintf(out, "next: snodo region enrol --territory CODE --key PUBKEY --config %s\n", file)
 			return nil
 		},
@@ -277,6 +306,7 @@ SQLite store. It refuses to overwrite an existing region.yaml.`,
 	cmd.Flags().StringVar(&name, "name", "", "the region's name")
 	cmd.Flags().StringVar(&listen, "listen", "", "the HTTP address to write in region.yaml (default "+defaultRegionListen+")")
 	cmd.Flags().StringVar(&code, "code", "", "the region's code for the level above, if it sends its sums further up")
+	cmd.Flags().BoolVar(&withTLS, "tls", false, "write a self-signed certificate and serve HTTPS only")
 	return cmd
 }
 
@@ -547,9 +577,22 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	// With tls: the region answers HTTPS only; the pair is read before
+	// listening, so that a wrong file stops the start-up.
+	scheme, tlsConfig := "http", (*tls.Config)(nil)
+	if cfg.TLS.CertFile != "" {
+		pair, err := keyring.LoadTLSKeyPair(cfg.path(cfg.TLS.CertFile), cfg.path(cfg.TLS.KeyFile))
+		if err != nil {
+			return usageError("tls in %s: %v", cfg.file, err)
+		}
+		scheme, tlsConfig = "https", &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return usageError("the region cannot listen on %s: %v (set listen in %s or pass --listen)", listen, err, cfg.file)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	mux, err := regionMux(h, cfg.Name)
 	if err != nil {
@@ -592,7 +635,7 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	if up != nil {
 		background.Go(func() { _ = up.Run(bgCtx) })
 	}
-	log.Info("region hub running", "region", cfg.Name, "api", "http://"+ln.Addr().String(), "jetstream", natsURL != "", "upstream", up != nil, "config", cfg.file)
+	log.Info("region hub running", "region", cfg.Name, "api", scheme+"://"+ln.Addr().String(), "jetstream", natsURL != "", "upstream", up != nil, "config", cfg.file)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

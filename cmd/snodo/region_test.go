@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -288,4 +291,87 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRegionTLS: "snodo region init --tls" makes a region that answers
+// HTTPS only: an envelope posted by a client trusting DIR/keys/tls.crt
+// (what a territory's federation.ca_file does) is received; a client
+// that does not trust it fails the handshake; plain HTTP never reaches the
+// intake (400). A tls: with one file only is refused at load.
+func TestRegionTLS(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "region")
+	code, out, stderr := snodo(t, "", "region", "init", dir, "--name", "Regione sicura", "--listen", "127.0.0.1:0", "--tls")
+	if code != 0 || !strings.Contains(out, "federation.ca_file") {
+		t.Fatalf("region init --tls: exit %d: %s %s", code, out, stderr)
+	}
+	cfg := filepath.Join(dir, "region.yaml")
+	if info, err := os.Stat(filepath.Join(dir, "keys", "tls.key")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the TLS key: %v, mode %v", err, info)
+	}
+	key, err := keyring.CreateSigningKey(filepath.Join(t.TempDir(), "signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	if code, _, stderr := snodo(t, "", "region", "enrol", "--territory", "ATS-01", "--key", b64, "--config", cfg); code != 0 {
+		t.Fatalf("enrol: %s", stderr)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	cmd := &cobra.Command{}
+	cmd.SetErr(io.Discard)
+	ready, served := make(chan string, 1), make(chan error, 1)
+	go func() { served <- serveRegion(runCtx, cmd, cfg, "", "", 5*time.Second, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	}
+	certPEM, err := os.ReadFile(filepath.Join(dir, "keys", "tls.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(certPEM) {
+		t.Fatal("the certificate does not parse")
+	}
+	trusting := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	env := sealedCaseload(t, "ATS-01", key, "2025-Q2", 120)
+	res, err := trusting.Post("https://"+addr+"/api/v1/intake", "application/json", bytes.NewReader(env))
+	if err != nil {
+		t.Fatalf("HTTPS with the region's certificate trusted: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("intake over HTTPS: %d, want 201", res.StatusCode)
+	}
+	if _, err := http.Get("https://" + addr + "/healthz"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a client not trusting the certificate: %v, want a certificate error", err)
+	}
+	res, err = http.Post("http://"+addr+"/api/v1/intake", "application/json", bytes.NewReader(env))
+	if err == nil {
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP: %d, want 400 from the TLS server", res.StatusCode)
+		}
+	}
+	stop()
+	if err := <-served; err != nil {
+		t.Fatalf("serve stopped with %v", err)
+	}
+
+	// One file of the pair only: refused at load, saying what to do.
+	conf, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := strings.Replace(string(conf), "key_file: keys/tls.key", "", 1)
+	if err := os.WriteFile(cfg, []byte(half), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := snodo(t, "", "region", "serve", "--config", cfg); code != exitUsage || !strings.Contains(stderr, "both cert_file and key_file") {
+		t.Errorf("tls with one file: exit %d, %s", code, stderr)
+	}
 }

@@ -65,29 +65,7 @@ func AddTLS(s *Setup) (*TLSSetup, error) {
 	if c.TLS.Enabled() {
 		return nil, fmt.Errorf("%s sets tls: already: remove it first to make a self-signed pair", s.Config)
 	}
-	host, _ := os.Hostname()
-	certPEM, keyPEM, err := SelfSignedTLS(host, time.Now(), TLSValidity)
-	if err != nil {
-		return nil, err
-	}
-	cert, _ := pem.Decode(certPEM)
-	leaf, err := x509.ParseCertificate(cert.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("read back the certificate just made (a bug): %w", err)
-	}
-	out.Names, out.NotAfter = leaf.DNSNames, leaf.NotAfter
-	for _, ip := range leaf.IPAddresses {
-		out.Names = append(out.Names, ip.String())
-	}
-	if err := os.MkdirAll(filepath.Dir(out.Key), 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Dir(out.Key), err)
-	}
-	// The key first and exclusive, so that a failure leaves no certificate
-	// without its key.
-	if err := writeExclusive(out.Key, keyPEM, 0o600); err != nil {
-		return nil, err
-	}
-	if err := writeExclusive(out.Cert, certPEM, 0o644); err != nil {
+	if out.Names, out.NotAfter, err = WriteSelfSignedTLS(out.Cert, out.Key); err != nil {
 		return nil, err
 	}
 	section := fmt.Sprintf("\n# HTTPS only, with the self-signed certificate \"snodo init --tls\" made (valid\n"+
@@ -102,6 +80,41 @@ func AddTLS(s *Setup) (*TLSSetup, error) {
 		return nil, fmt.Errorf("the configuration with tls: does not load (a bug): %v", err)
 	}
 	return out, nil
+}
+
+// WriteSelfSignedTLS makes a self-signed pair for this machine
+// (SelfSignedTLS, valid TLSValidity) and writes the key (0600, first, so
+// that a failure leaves no certificate without its key) and the
+// certificate, refusing to overwrite either. It returns the names the
+// certificate is for and when it expires. "snodo region init --tls" uses
+// it too.
+func WriteSelfSignedTLS(certPath, keyPath string) (names []string, notAfter time.Time, err error) {
+	host, _ := os.Hostname()
+	certPEM, keyPEM, err := SelfSignedTLS(host, time.Now(), TLSValidity)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	cert, _ := pem.Decode(certPEM)
+	leaf, err := x509.ParseCertificate(cert.Bytes)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("read back the certificate just made (a bug): %w", err)
+	}
+	names = leaf.DNSNames
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	for _, dir := range []string{filepath.Dir(keyPath), filepath.Dir(certPath)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, time.Time{}, fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	if err := writeExclusive(keyPath, keyPEM, 0o600); err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := writeExclusive(certPath, certPEM, 0o644); err != nil {
+		return nil, time.Time{}, err
+	}
+	return names, leaf.NotAfter, nil
 }
 
 func writeExclusive(path string, data []byte, mode os.FileMode) error {
