@@ -84,9 +84,11 @@ func Parse(file string, data []byte) (*yaml.Node, error) {
 }
 
 // syntaxProblem turns a yaml.v3 error ("yaml: line N: ...") into a problem
-// at that line; the parser does not say the column.
+// at that line; the parser does not say the column. yaml.v3 leaves out
+// "line N: " when its marks are on the first line (it writes the line only
+// when it is not 0, counting from 0), so such an error is at line 1.
 func syntaxProblem(file string, err error) Problem {
-	p := Problem{File: file}
+	p := Problem{File: file, Line: 1, Column: 1}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if i := strings.Index(rest, ":"); i > 0 {
