@@ -36,6 +36,7 @@ type Store struct {
 	w       *sql.DB // one connection, BEGIN IMMEDIATE
 	r       *sql.DB // read-only pool
 	now     func() time.Time
+	dir     string // the database's folder, named when its disk is full
 	version int
 	stmts   [numStmts]*sql.Stmt // prepared once on the writer connection
 }
@@ -129,7 +130,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", abs, err)
 	}
 
-	s := &Store{now: cfg.now}
+	s := &Store{now: cfg.now, dir: filepath.Dir(abs)}
 	busy := cfg.busyTimeout.Milliseconds()
 
 	s.w, err = sql.Open("sqlite", dsn(abs, url.Values{

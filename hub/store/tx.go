@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Tx is one write transaction. It is valid only inside the function given to
@@ -35,13 +39,32 @@ func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 	}()
 	if err := fn(tx); err != nil {
-		return err
+		return s.diskFull(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit write transaction: %w", err)
+		return s.diskFull(fmt.Errorf("commit write transaction: %w", err))
 	}
 	committed = true
 	return nil
+}
+
+// diskFull says what SQLite's "database or disk is full" means for an
+// admin — the disk, and where — keeping err in the chain (IsDiskFull).
+// Other errors are returned as they are.
+func (s *Store) diskFull(err error) error {
+	if !IsDiskFull(err) || strings.Contains(err.Error(), diskFullText) {
+		return err
+	}
+	return fmt.Errorf("%s %s (the transaction was rolled back; nothing is half-written): %w", diskFullText, s.dir, err)
+}
+
+const diskFullText = "the disk is full: free space on"
+
+// IsDiskFull says whether err, or an error it wraps, is SQLite's
+// SQLITE_FULL: the disk (or the database's size limit) is full.
+func IsDiskFull(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL
 }
 
 // stmt returns the transaction's view of a statement prepared on the writer
