@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -84,9 +85,19 @@ func (t *Tx) RevokeRegionKey(ctx context.Context, keyID string) error {
 	return nil
 }
 
-// RegionKeys returns every enrolled key, revoked ones included.
-func (s *Store) RegionKeys(ctx context.Context) ([]RegionKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key_id, territory, public_key, enrolled_at, revoked_at FROM region_keys ORDER BY territory, enrolled_at`)
+// RegionKeys returns the enrolled keys, revoked ones included: every one,
+// or only those of the key ids given (the intake looks up the one an
+// envelope names, not the region's hundreds).
+func (s *Store) RegionKeys(ctx context.Context, keyIDs ...string) ([]RegionKey, error) {
+	q := `SELECT key_id, territory, public_key, enrolled_at, revoked_at FROM region_keys`
+	var args []any
+	if len(keyIDs) > 0 {
+		q += ` WHERE key_id IN (?` + strings.Repeat(`, ?`, len(keyIDs)-1) + `)`
+		for _, id := range keyIDs {
+			args = append(args, id)
+		}
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY territory, enrolled_at`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read enrolled keys: %w", err)
 	}
@@ -373,11 +384,23 @@ ORDER BY e.territory`, epoch)
 // in each territory's latest envelope of the epoch (see
 // RegionLatestEnvelopes), by territory.
 func (s *Store) RegionCells(ctx context.Context, epoch, indicator string) ([]RegionCell, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT c.territory, c.epoch, e.revision, c.indicator, c.indicator_version, c.breakdown, c.measure, c.value, c.suppressed
-FROM region_cells c JOIN region_envelopes e ON e.id = c.envelope_id
-WHERE c.epoch = ?1 AND (?2 = '' OR c.indicator = ?2)
-  AND e.id = (SELECT e2.id FROM region_envelopes e2 WHERE e2.territory = e.territory AND e2.epoch = e.epoch ORDER BY e2.revision DESC, e2.id DESC LIMIT 1)
-ORDER BY c.territory, c.seq`, epoch, indicator)
+	// The latest envelope of each territory is found once (a handful of
+	// rows from region_envelopes_epoch), and the cells are read through
+	// region_cells_query: an "indicator = ?2 OR ?2 = ''" condition would
+	// keep SQLite from using the index's indicator column, and read every
+	// cell of the epoch to answer one indicator.
+	filter := `c.epoch = ?1`
+	args := []any{epoch}
+	if indicator != "" {
+		filter, args = `c.epoch = ?1 AND c.indicator = ?2`, append(args, indicator)
+	}
+	rows, err := s.r.QueryContext(ctx, `WITH latest AS MATERIALIZED (
+  SELECT e.id, e.revision FROM region_envelopes e
+  WHERE e.epoch = ?1 AND e.id = (SELECT e2.id FROM region_envelopes e2 WHERE e2.territory = e.territory AND e2.epoch = e.epoch ORDER BY e2.revision DESC, e2.id DESC LIMIT 1))
+SELECT c.territory, c.epoch, latest.revision, c.indicator, c.indicator_version, c.breakdown, c.measure, c.value, c.suppressed
+FROM region_cells c JOIN latest ON latest.id = c.envelope_id
+WHERE `+filter+`
+ORDER BY c.territory, c.seq`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read cells of %s in %s: %w", indicator, epoch, err)
 	}
