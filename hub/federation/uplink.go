@@ -321,14 +321,12 @@ func (e *IntakeError) Error() string {
 // text. The region's messages never quote an envelope's values other than
 // its territory, epoch and key id.
 func problemDetail(body []byte) string {
+	// The region's problem (hub/region.Problem): its JSON pointers are a
+	// list of strings; the detail already says what is wrong at them.
 	var p struct {
-		Title  string `json:"title"`
-		Detail string `json:"detail"`
-		Errors []struct {
-			Pointer string `json:"pointer"`
-			Detail  string `json:"detail"`
-			Message string `json:"message"`
-		} `json:"errors"`
+		Title    string   `json:"title"`
+		Detail   string   `json:"detail"`
+		Pointers []string `json:"pointers"`
 	}
 	var s string
 	if json.Unmarshal(body, &p) == nil && (p.Title != "" || p.Detail != "") {
@@ -338,12 +336,8 @@ func problemDetail(body []byte) string {
 				parts = append(parts, x)
 			}
 		}
-		for _, e := range p.Errors {
-			d := e.Detail
-			if d == "" {
-				d = e.Message
-			}
-			parts = append(parts, strings.TrimSpace(e.Pointer+" "+d))
+		if len(p.Pointers) > 0 {
+			parts = append(parts, "at "+strings.Join(p.Pointers, ", "))
 		}
 		s = strings.Join(parts, "; ")
 	} else {

@@ -456,7 +456,8 @@ func TestHTTPPublisherStatuses(t *testing.T) {
 			}
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(c.status)
-			fmt.Fprint(w, `{"title":"refused","detail":"reason","errors":[{"pointer":"/cells/0","detail":"bad"}]}`)
+			// The shape hub/region.Problem answers.
+			fmt.Fprint(w, `{"type":"https://snodo-hub.github.io/problems/invalid-envelope","title":"refused","status":422,"detail":"reason","pointers":["/cells/0","/cells/3"]}`)
 		}))
 		pub, err := NewHTTPPublisher(srv.URL+"/", nil)
 		if err != nil {
@@ -468,7 +469,7 @@ func TestHTTPPublisherStatuses(t *testing.T) {
 			t.Errorf("%d: error %v (permanent %v)", c.status, err, IsPermanent(err))
 		}
 		var ie *IntakeError
-		if !c.ok && (!errors.As(err, &ie) || ie.Status != c.status || ie.Detail != "refused; reason; /cells/0 bad") {
+		if !c.ok && (!errors.As(err, &ie) || ie.Status != c.status || ie.Detail != "refused; reason; at /cells/0, /cells/3") {
 			t.Errorf("%d: %#v", c.status, ie)
 		}
 	}
