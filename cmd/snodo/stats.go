@@ -515,7 +515,9 @@ func federateStatus(ctx context.Context, cfg *config.Config, ter federation.Terr
 	rep := federateReport{Territory: cfg.Territory.Code, RegionURL: cfg.Federation.RegionURL, NATSURL: cfg.Federation.NATSURL,
 		Envelopes: []federation.OutboxEnvelope{}, Budgets: []budgetJSON{}}
 	if rep.NATSURL != "" {
-		rep.NATSSubject = cfg.Subject()
+		// The subject the uplink publishes on (federation.EnvelopeSubject),
+		// the one the region's consumer reads.
+		rep.NATSSubject, _ = federation.EnvelopeSubject(cfg.Territory.Code)
 	}
 	envs, err := federation.Outbox(ctx, st)
 	if err != nil {

@@ -39,21 +39,6 @@ type Federation struct {
 	// NATSURL, when set, sends envelopes through NATS JetStream instead
 	// of HTTP.
 	NATSURL string `yaml:"nats_url"`
-	// NATSSubject is the JetStream subject; default
-	// DefaultNATSSubjectPrefix + the territory code.
-	NATSSubject string `yaml:"nats_subject"`
-}
-
-// DefaultNATSSubjectPrefix prefixes the territory code in the default
-// JetStream subject.
-const DefaultNATSSubjectPrefix = "snodo.envelopes."
-
-// Subject is the JetStream subject of the territory's envelopes.
-func (c *Config) Subject() string {
-	if c.Federation.NATSSubject != "" {
-		return c.Federation.NATSSubject
-	}
-	return DefaultNATSSubjectPrefix + c.Territory.Code
 }
 
 // DisclosureSettings returns the territory's disclosure settings: the

@@ -26,8 +26,8 @@ func TestDisclosureDefaults(t *testing.T) {
 	if string(gotJSON) != string(wantJSON) {
 		t.Errorf("defaults %s, want %s", gotJSON, wantJSON)
 	}
-	if c.Subject() != "snodo.envelopes.SDS-FI" || c.Federation.RegionURL != "" {
-		t.Errorf("federation defaults: subject %q, region %q", c.Subject(), c.Federation.RegionURL)
+	if c.Federation.RegionURL != "" || c.Federation.NATSURL != "" {
+		t.Errorf("federation defaults: %+v, want none", c.Federation)
 	}
 }
 
@@ -43,7 +43,6 @@ func TestDisclosureAndFederationSettings(t *testing.T) {
 federation:
   region_url: https://region.example.org
   nats_url: nats://region.example.org:4222
-  nats_subject: snodo.envelopes.custom
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +57,7 @@ federation:
 		s.HeadlineShare.RatString() != "2/3" {
 		t.Errorf("settings %+v", s)
 	}
-	if c.Federation.RegionURL != "https://region.example.org" || c.Federation.NATSURL != "nats://region.example.org:4222" || c.Subject() != "snodo.envelopes.custom" {
+	if c.Federation.RegionURL != "https://region.example.org" || c.Federation.NATSURL != "nats://region.example.org:4222" {
 		t.Errorf("federation %+v", c.Federation)
 	}
 }
@@ -110,8 +109,10 @@ func TestDisclosureProblemsSayWhere(t *testing.T) {
 			want: []string{"snodo.yaml:4:13: /federation/nats_url:"},
 		},
 		"bad subject": {
-			yaml: head + "federation:\n  nats_subject: \"a b\"\n",
-			want: []string{"snodo.yaml:4:17: /federation/nats_subject:"},
+			// The subject is the uplink's (snodo.envelopes.<code>), the
+			// one the region reads: not a setting.
+			yaml: head + "federation:\n  nats_subject: snodo.envelopes.x\n",
+			want: []string{"snodo.yaml:4:3: /federation/nats_subject: unknown setting"},
 		},
 	}
 	for name, tc := range tests {
