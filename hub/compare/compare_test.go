@@ -122,6 +122,8 @@ func TestPerCapita(t *testing.T) {
 		{Code: "D", Population: 100_000, ForeignResidents: 10_000},
 		{Code: "E", Population: 100_000, ForeignResidents: 10_000},
 		{Code: "F", Population: 100_000, ForeignResidents: 0},
+		// A territory hub's own view without its population in snodo.yaml.
+		{Code: "G"},
 	}
 	values := []Value{
 		{Territory: "A", Epoch: "2025", Num: 100, DisplayBelow: 10},
@@ -130,6 +132,7 @@ func TestPerCapita(t *testing.T) {
 		// D sent nothing.
 		{Territory: "E", Epoch: "2025", Num: 50, Noise: disclosure.RateNoise{Num: -1}, DisplayBelow: 10},
 		{Territory: "F", Epoch: "2025", Num: 100, Noise: disclosure.RateNoise{Num: 25}, DisplayBelow: 10},
+		{Territory: "G", Epoch: "2025", Num: 100, DisplayBelow: 10},
 	}
 	got, err := PerCapita(ts, values)
 	if err != nil {
@@ -163,6 +166,9 @@ func TestPerCapita(t *testing.T) {
 	if f.PerForeignResidents.Published || f.PerForeignResidents.Reason != ReasonNoForeignResidents {
 		t.Errorf("F has no foreign residents: %+v", f.PerForeignResidents)
 	}
+	if g := rows["G"]; g.PerResidents.Published || g.PerResidents.Reason != ReasonNoPopulation || g.PerForeignResidents.Reason != ReasonNoForeignResidents {
+		t.Errorf("G has no population: per residents %+v, per foreign residents %+v", g.PerResidents, g.PerForeignResidents)
+	}
 	for code, want := range map[string]struct {
 		display string
 		reason  Reason
@@ -179,8 +185,9 @@ func TestPerCapita(t *testing.T) {
 	if rows["C"].Count != nil || rows["B"].Count != nil {
 		t.Error("a count shown as <10 is still given")
 	}
-	checkCoverage(t, "per capita", got.Coverage, 2, 1, 1, 2)
-	if got.Coverage.Text != "2 of 6" || strings.Join(got.Coverage.Territories, ",") != "A,F" {
+	// G contributes its count; only its rate per resident is withheld.
+	checkCoverage(t, "per capita", got.Coverage, 3, 1, 1, 2)
+	if got.Coverage.Text != "3 of 7" || strings.Join(got.Coverage.Territories, ",") != "A,F,G" {
 		t.Errorf("coverage %q over %v", got.Coverage.Text, got.Coverage.Territories)
 	}
 }

@@ -73,11 +73,8 @@ func PerCapita(ts []Territory, values []Value) (*PerCapitaTable, error) {
 		if why != "" {
 			row.PerResidents, row.PerForeignResidents = withheld(why), withheld(why)
 		} else {
-			row.PerResidents = perThousand(v, t.Population)
-			row.PerForeignResidents = perThousand(v, t.ForeignResidents)
-			if t.ForeignResidents <= 0 {
-				row.PerForeignResidents = withheld(ReasonNoForeignResidents)
-			}
+			row.PerResidents = perThousand(v, t.Population, ReasonNoPopulation)
+			row.PerForeignResidents = perThousand(v, t.ForeignResidents, ReasonNoForeignResidents)
 		}
 		outcome[t.Code] = why
 		out.Rows = append(out.Rows, row)
@@ -86,10 +83,11 @@ func PerCapita(ts []Territory, values []Value) (*PerCapitaTable, error) {
 	return out, nil
 }
 
-// perThousand is the count of v per 1,000 of people, with its interval.
-func perThousand(v Value, people int64) Estimate {
+// perThousand is the count of v per 1,000 of people, with its interval;
+// withheld for the reason none when there are no people to count over.
+func perThousand(v Value, people int64, none Reason) Estimate {
 	if people <= 0 {
-		return withheld(ReasonNoForeignResidents)
+		return withheld(none)
 	}
 	point, lo, hi, clipped := countInterval(float64(v.Num), v.Noise.Num)
 	k := 1000 / float64(people)

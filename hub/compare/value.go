@@ -80,6 +80,10 @@ const (
 	// ReasonNoForeignResidents: the territories file gives no foreign
 	// residents, so there is no rate per 1,000 of them.
 	ReasonNoForeignResidents Reason = "no_foreign_residents"
+	// ReasonNoPopulation: the territory's population is not known (a
+	// territory hub whose snodo.yaml does not give it), so there is no
+	// rate per 1,000 residents.
+	ReasonNoPopulation Reason = "no_population"
 	// ReasonNoPathways: a cost was published over no pathway.
 	ReasonNoPathways Reason = "no_pathways"
 )

@@ -177,6 +177,8 @@ type valueSet struct {
 	// rate: a ratio's numerator and denominator, or a sum's sum and
 	// denominator.
 	rate []compare.Value
+	// rateOf indexes rate by territory code.
+	rateOf map[string]*compare.Value
 	// count: the count-like measure (a ratio's or a sum's denominator, the
 	// sum of a binned indicator's bins, a count).
 	count []compare.Value
@@ -250,6 +252,11 @@ func valuesOf(ts []compare.Territory, ind *schemas.Indicator, ec *epochCells, br
 			vs.count = append(vs.count, c)
 		}
 	}
+	// Indexed once the slice no longer grows, so the pointers stay valid.
+	vs.rateOf = make(map[string]*compare.Value, len(vs.rate))
+	for k := range vs.rate {
+		vs.rateOf[vs.rate[k].Territory] = &vs.rate[k]
+	}
 	return vs, nil
 }
 
@@ -283,7 +290,6 @@ func (c *comparisons) ownRates(values []compare.Value) (map[string]compare.Estim
 
 // ---- Parameters ----
 
-// wantCSV reads ?format=: json (the default) or csv.
 // compareRequest is the start of every comparison endpoint: the
 // comparisons (404 without a territories file) and whether CSV is asked.
 func (h *Handler) compareRequest(r *http.Request) (*comparisons, bool, error) {
@@ -295,6 +301,7 @@ func (h *Handler) compareRequest(r *http.Request) (*comparisons, bool, error) {
 	return c, asCSV, err
 }
 
+// wantCSV reads ?format=: json (the default) or csv.
 func wantCSV(r *http.Request) (bool, error) {
 	switch f := r.URL.Query().Get("format"); f {
 	case "", "json":
@@ -652,12 +659,7 @@ func (c *comparisons) Indicator(ctx context.Context, st *store.Store, ind *schem
 		outcome[t.Code] = row.PerResidents.Reason
 		switch ind.Kind {
 		case schemas.KindRatio, schemas.KindSum:
-			var v *compare.Value
-			for k := range vs.rate {
-				if vs.rate[k].Territory == t.Code {
-					v = &vs.rate[k]
-				}
-			}
+			v := vs.rateOf[t.Code]
 			switch {
 			case v == nil:
 				tv.Display = ""

@@ -66,7 +66,7 @@
       reasons: {
         missing: 'dato non inviato', suppressed: 'non pubblicato per riservatezza', below_display_threshold: 'meno di 10 nuclei',
         denominator_below_minimum: 'denominatore troppo piccolo', noise_unknown: 'rumore non dichiarato', invalid_noise: 'rumore non valido',
-        no_contributor: 'nessun territorio contribuisce', no_foreign_residents: 'nessun residente straniero', no_pathways: 'nessun percorso con costo',
+        no_contributor: 'nessun territorio contribuisce', no_foreign_residents: 'nessun residente straniero', no_population: 'popolazione non indicata', no_pathways: 'nessun percorso con costo',
       },
       kinds: { ratio: 'rapporto', binned: 'distribuzione', count: 'conteggio', sum: 'somma' },
       ofPeers: (c, n) => `${c} di ${n}`,
@@ -140,7 +140,7 @@
       reasons: {
         missing: 'not sent', suppressed: 'not published, for confidentiality', below_display_threshold: 'fewer than 10 households',
         denominator_below_minimum: 'denominator too small', noise_unknown: 'noise not declared', invalid_noise: 'invalid noise',
-        no_contributor: 'no territory contributes', no_foreign_residents: 'no foreign residents', no_pathways: 'no costed pathway',
+        no_contributor: 'no territory contributes', no_foreign_residents: 'no foreign residents', no_population: 'population not given', no_pathways: 'no costed pathway',
       },
       kinds: { ratio: 'ratio', binned: 'distribution', count: 'count', sum: 'sum' },
       ofPeers: (c, n) => `${c} of ${n}`,
