@@ -146,14 +146,13 @@ type liveTerritory struct {
 	sds    *sds.System
 	srvs   []*http.Server
 
-	base          string // the hub's API
-	viewer, oper  string // tokens
-	stopHub       context.CancelFunc
-	hubDone       chan int
-	candidates    map[population.System][]*population.Person // referable people, by target
-	sent          []string                                   // the comune's referral ids
-	r             *rand.Rand
-	settledInTime bool
+	base         string // the hub's API
+	viewer, oper string // tokens
+	stopHub      context.CancelFunc
+	hubDone      chan int
+	candidates   map[population.System][]*population.Person // referable people, by target
+	sent         []string                                   // the comune's referral ids
+	r            *rand.Rand
 }
 
 // startLive starts the territory's simulated systems over its population,
@@ -447,8 +446,6 @@ func runLive(ctx context.Context, lts []*liveTerritory, stderr io.Writer) error 
 				if err := lt.day(false); err != nil {
 					return err
 				}
-			} else {
-				lt.settledInTime = true
 			}
 		}
 		pr.show("Dal vivo, le risposte tornano: " + state())
@@ -506,12 +503,6 @@ type demoLiveSummary struct {
 func (lt *liveTerritory) summary() *demoLiveSummary {
 	sent, closed, by := lt.loop()
 	return &demoLiveSummary{Model: lt.m.model, Sent: sent, Closed: closed, Status: by, API: lt.base}
-}
-
-// marshalCompact is json.Marshal for the demo's printed lines.
-func marshalCompact(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // withFigures writes the territory's public figures into its snodo.yaml,

@@ -263,11 +263,6 @@ func TestDefaultReleaseTables(t *testing.T) {
 	t.Logf("2025-Q1: %d tables, σ² = %s, noise sd %.2f", q.Tables, q.Sigma2.RatString(), math.Sqrt(q.Variance))
 }
 
-func ratFloat(r *big.Rat) float64 {
-	f, _ := r.Float64()
-	return f
-}
-
 // binomial draws Binomial(n, p) by n Bernoulli trials (sampling error of
 // the simulation, not privacy noise: math/rand is fine here).
 func binomial(r *mrand.Rand, n int64, p float64) int64 {

@@ -221,7 +221,13 @@ func requestID() string {
 func (h *Handler) handle(pattern string, auth bool, fn func(http.ResponseWriter, *http.Request) error) {
 	h.mux.Handle(pattern, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := requestID()
+		// Served behind another API (a territory hub's own view, mounted
+		// in hub/api), the request already has its id and its log line
+		// there: keep the one, do not write the other twice.
+		id, outer := rw.Header().Get("X-Request-Id"), true
+		if id == "" {
+			id, outer = requestID(), false
+		}
 		w := &statusWriter{ResponseWriter: rw}
 		w.Header().Set("X-Request-Id", id)
 		w.Header().Set("Cache-Control", "no-store")
@@ -248,7 +254,7 @@ func (h *Handler) handle(pattern string, auth bool, fn func(http.ResponseWriter,
 			code = http.StatusOK
 		}
 		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" || outer {
 			level = slog.LevelDebug
 		}
 		h.log.Log(r.Context(), level, "region api request", "method", r.Method, "path", r.URL.Path, "status", code,

@@ -62,6 +62,7 @@ type Limiter struct {
 	mu       sync.Mutex
 	clients  map[string]*time.Time
 	overflow time.Time
+	swept    time.Time // the last sweep: at most one per interval
 }
 
 // New makes a Limiter.
@@ -117,8 +118,12 @@ func (l *Limiter) Fail(client string) {
 	now := l.now()
 	tat := l.clients[client]
 	if tat == nil {
-		if len(l.clients) >= l.max {
+		// A full table is swept at most once per interval: under a spray
+		// from many addresses every failure would otherwise scan it all,
+		// holding the lock. Until then new addresses share the overflow.
+		if len(l.clients) >= l.max && now.Sub(l.swept) >= l.interval {
 			l.sweep(now)
+			l.swept = now
 		}
 		if len(l.clients) >= l.max {
 			tat = &l.overflow
