@@ -896,3 +896,28 @@ func TestRegionCompareNothingPersonal(t *testing.T) {
 		t.Errorf("meta: %s", a.body)
 	}
 }
+
+// TestMountedKeepsTheRequestID: served behind another API (a territory
+// hub's own view) the handler keeps the id that API gave the request, in
+// the header and in a problem's instance, so that the client's id is the
+// one in the outer log line.
+func TestMountedKeepsTheRequestID(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	h, err := NewHandler(Config{Store: f.st, Open: true, Territories: f.tf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const outer = "01JOUTERREQUESTID000000000"
+	for path, status := range map[string]int{"/api/v1/compare/meta": 200, "/api/v1/compare/indicator?indicator=nope": 400} {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("X-Request-Id", outer)
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != status || rec.Header().Get("X-Request-Id") != outer {
+			t.Errorf("%s: %d with request id %q, want %d with the outer %q", path, rec.Code, rec.Header().Get("X-Request-Id"), status, outer)
+		}
+		if status != 200 && !strings.Contains(rec.Body.String(), outer) {
+			t.Errorf("%s: the problem's instance does not carry the outer id: %s", path, rec.Body.String())
+		}
+	}
+}
