@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/snodo-hub/snodo/hub/compare"
+	"github.com/snodo-hub/snodo/hub/config"
 	"github.com/snodo-hub/snodo/hub/federation"
 	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/logging"
@@ -73,10 +72,7 @@ type regionConfig struct {
 	// TLS, when both files are set, makes "snodo region serve" answer
 	// HTTPS only: territories' uplinks then trust the region's CA with
 	// federation.ca_file.
-	TLS struct {
-		CertFile string `yaml:"cert_file"`
-		KeyFile  string `yaml:"key_file"`
-	} `yaml:"tls"`
+	TLS config.TLS `yaml:"tls"`
 
 	file string // where it was read from
 }
@@ -120,7 +116,7 @@ func loadRegionConfig(path string) (*regionConfig, error) {
 			return nil, usageError("%s: code: %v", path, err)
 		}
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+	if !c.TLS.Enabled() && (c.TLS.CertFile != "" || c.TLS.KeyFile != "") {
 		return nil, usageError("%s: tls needs both cert_file and key_file (PEM): \"snodo region init --tls\" makes a self-signed pair", path)
 	}
 	if (c.Upstream.URL != "" || c.Upstream.NATSURL != "") && c.Code == "" {
@@ -557,15 +553,7 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 		return err
 	}
 	defer s.Close()
-	errw := cmd.ErrOrStderr()
-	format := cfg.Log.Format
-	if format == "" || format == logging.FormatAuto {
-		format = logging.FormatJSON
-		if logging.IsTerminal(errw) {
-			format = logging.FormatText
-		}
-	}
-	log := logging.New(errw, cfg.Log.Level, format)
+	log := logging.New(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
 	if listen == "" {
 		listen = cfg.Listen
 	}
@@ -577,22 +565,9 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	// With tls: the region answers HTTPS only; the pair is read before
-	// listening, so that a wrong file stops the start-up.
-	scheme, tlsConfig := "http", (*tls.Config)(nil)
-	if cfg.TLS.CertFile != "" {
-		pair, err := keyring.LoadTLSKeyPair(cfg.path(cfg.TLS.CertFile), cfg.path(cfg.TLS.KeyFile))
-		if err != nil {
-			return usageError("tls in %s: %v", cfg.file, err)
-		}
-		scheme, tlsConfig = "https", &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-	}
-	ln, err := net.Listen("tcp", listen)
+	ln, scheme, err := listenAPI(listen, cfg.TLS, cfg.path)
 	if err != nil {
-		return usageError("the region cannot listen on %s: %v (set listen in %s or pass --listen)", listen, err, cfg.file)
-	}
-	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
+		return usageError("the region: %v (set listen or tls in %s, or pass --listen)", err, cfg.file)
 	}
 	mux, err := regionMux(h, cfg.Name)
 	if err != nil {

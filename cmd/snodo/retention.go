@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,7 +31,7 @@ func applyRetention(ctx context.Context, st *store.Store, months map[string]int,
 	if dryRun {
 		return res, nil
 	}
-	for _, name := range sortedKeys(res.Records) {
+	for _, name := range slices.Sorted(maps.Keys(res.Records)) {
 		log.Info("retention applied", "schema", name, "months", months[name], "deleted", res.Records[name])
 	}
 	log.Info("retention applied to what hangs off the records", "referrals", res.Referrals, "referral_events", res.ReferralEvents,
@@ -59,15 +60,6 @@ func retentionLoop(ctx context.Context, h *pipelineHub, every time.Duration) {
 		case <-t.C:
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func newRetentionCmd() *cobra.Command {
@@ -129,7 +121,7 @@ and the counts are what a run would delete now.`,
 			if dryRun {
 				fmt.Fprintln(out, "dry run: nothing deleted; a run now would delete:")
 			}
-			for _, name := range sortedKeys(res.Records) {
+			for _, name := range slices.Sorted(maps.Keys(res.Records)) {
 				fmt.Fprintf(out, "%-22s %6d records older than %d months\n", name, res.Records[name], h.cfg.Retention[name])
 			}
 			fmt.Fprintf(out, "and %d referrals (%d status events, %d envelopes, %d delivery messages), %d people left with no record (%d keyed-index entries)\n",

@@ -152,22 +152,9 @@ func runHub(ctx context.Context, cmd *cobra.Command, configPath, listen string, 
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	// With tls: set, the API serves HTTPS only; the pair is read before
-	// listening, so that a wrong file stops the start-up.
-	scheme, tlsConfig := "http", (*tls.Config)(nil)
-	if h.cfg.TLS.Enabled() {
-		pair, err := keyring.LoadTLSKeyPair(h.cfg.Path(h.cfg.TLS.CertFile), h.cfg.Path(h.cfg.TLS.KeyFile))
-		if err != nil {
-			return usageError("tls in %s: %v", h.cfg.File, err)
-		}
-		scheme, tlsConfig = "https", &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-	}
-	ln, err := net.Listen("tcp", listen)
+	ln, scheme, err := listenAPI(listen, h.cfg.TLS, h.cfg.Path)
 	if err != nil {
-		return usageError("the HTTP API cannot listen on %s: %v (is another hub running? set listen in %s or pass --listen)", listen, err, h.cfg.File)
-	}
-	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
+		return usageError("the HTTP API: %v (set listen or tls in %s, or pass --listen)", err, h.cfg.File)
 	}
 	mux, err := hubMux(srv, h.cfg.Territory.Name)
 	if err != nil {
@@ -349,4 +336,27 @@ func shutdownTimedOut(h *pipelineHub, after time.Duration, what string) error {
 func shutdownForced(h *pipelineHub) error {
 	h.log.Warn("second signal: exiting at once; what was not committed is read again at the next start")
 	return &exitError{code: exitFindings, err: errors.New("stopped by a second signal before the shutdown finished: nothing committed is lost")}
+}
+
+// listenAPI listens on addr, with TLS (1.2 or later) when t is enabled: the
+// key pair is read first, so that a wrong file stops the start-up. path
+// resolves t's files against the configuration's folder. It returns the
+// scheme clients use, for the log line.
+func listenAPI(addr string, t config.TLS, path func(string) string) (net.Listener, string, error) {
+	var tlsConfig *tls.Config
+	if t.Enabled() {
+		pair, err := keyring.LoadTLSKeyPair(path(t.CertFile), path(t.KeyFile))
+		if err != nil {
+			return nil, "", fmt.Errorf("tls: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot listen on %s (is another hub running?): %w", addr, err)
+	}
+	if tlsConfig == nil {
+		return ln, "http", nil
+	}
+	return tls.NewListener(ln, tlsConfig), "https", nil
 }

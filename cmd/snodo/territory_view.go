@@ -27,8 +27,8 @@ import (
 // viewer token is enough to read it.
 //
 // The mirror is a store of its own in a temporary folder (its tables are
-// the region's): the hub's store is never written to by the view. It
-// follows new releases as requests come.
+// the region's): the hub's store is never written to by the view. Each
+// request first mirrors the releases made since the last one.
 type territoryView struct {
 	own     *store.Store
 	mirror  *store.Store
@@ -74,11 +74,9 @@ func openTerritoryView(ctx context.Context, cfg *config.Config, own *store.Store
 		v.Close()
 		return nil, fmt.Errorf("the territory's own view: %w", err)
 	}
+	// The releases are mirrored at the first request, not here: the hub's
+	// start-up does not grow with its history.
 	v.handler = h
-	if err := v.refresh(ctx); err != nil {
-		v.Close()
-		return nil, err
-	}
 	return v, nil
 }
 

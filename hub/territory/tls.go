@@ -108,28 +108,13 @@ func WriteSelfSignedTLS(certPath, keyPath string) (names []string, notAfter time
 			return nil, time.Time{}, fmt.Errorf("create %s: %w", dir, err)
 		}
 	}
-	if err := writeExclusive(keyPath, keyPEM, 0o600); err != nil {
-		return nil, time.Time{}, err
+	if err := writeNewFile(keyPath, keyPEM, 0o600); err != nil {
+		return nil, time.Time{}, fmt.Errorf("write %s: %w", keyPath, err)
 	}
-	if err := writeExclusive(certPath, certPEM, 0o644); err != nil {
-		return nil, time.Time{}, err
+	if err := writeNewFile(certPath, certPEM, 0o644); err != nil {
+		return nil, time.Time{}, fmt.Errorf("write %s: %w", certPath, err)
 	}
 	return names, leaf.NotAfter, nil
-}
-
-func writeExclusive(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // SelfSignedTLS makes a self-signed server certificate and its key (PEM):
