@@ -266,6 +266,7 @@ func TestCheck(t *testing.T) {
 		extra   map[string]any
 		pointer string
 		says    []string
+		never   []string // what the message must not hold
 	}{
 		"all is well": {
 			setup: func(t *testing.T, dir string) {
@@ -305,7 +306,16 @@ func TestCheck(t *testing.T) {
 				writeFile(t, dir, "exports/a.csv", "id;anno\nA1;1980\n")
 			},
 			pointer: "/mapping",
-			says:    []string{`the header of a.csv does not fit its file mapping: no column "id" (named at`, `no column "anno"`, "Its columns are: id;anno.", `is the delimiter ";"?`},
+			says:    []string{`the header of a.csv does not fit its file mapping: no column "id" (named at`, `no column "anno"`, "has 1 cells and none of the mapped columns, so they are not shown", `is the delimiter ";"?`},
+		},
+		"a data row read as the header is not quoted": {
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, dir, "mapping.yaml", goodMapping)
+				writeFile(t, dir, "exports/a.csv", "RSSMRA80A01H501U,Mario Rossi\n")
+			},
+			pointer: "/mapping",
+			says:    []string{"has 2 cells and none of the mapped columns", "check header and skip_rows"},
+			never:   []string{"RSSMRA80A01H501U", "Mario", "Rossi"},
 		},
 		"an unknown time zone": {
 			setup: func(t *testing.T, dir string) {
@@ -344,6 +354,11 @@ func TestCheck(t *testing.T) {
 			for _, say := range tc.says {
 				if !strings.Contains(se.Message, say) {
 					t.Errorf("message %q does not say %q", se.Message, say)
+				}
+			}
+			for _, secret := range tc.never {
+				if strings.Contains(se.Error(), secret) {
+					t.Errorf("the error holds %q", secret)
 				}
 			}
 			// Read refuses the same settings the same way.

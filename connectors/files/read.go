@@ -373,16 +373,19 @@ func bindHeader(e entry, cells []string) (map[string]int, error) {
 		}
 	}
 	var problems []string
+	found := 0 // mapped columns the row has: it is a header, not a data row
 	for _, u := range e.fm.columnsUsed() {
 		if dup[u.name] {
 			problems = append(problems, fmt.Sprintf("column %q (named at %s) appears more than once in the header", u.name, u.at))
 			continue
 		}
 		if _, ok := index[u.name]; ok {
+			found++
 			continue
 		}
 		if i, ok := folded[fold(u.name)]; ok && i >= 0 {
 			index[u.name] = i
+			found++
 			continue
 		}
 		if !u.optional {
@@ -399,7 +402,15 @@ func bindHeader(e entry, cells []string) (map[string]int, error) {
 				}
 			}
 		}
-		return nil, sdk.ConfigError("/mapping", "the header of %s does not fit its file mapping: %s. Its columns are: %s.%s Fix the mapping (or mark the field optional: true)", e.name, strings.Join(dedupeStrings(problems), "; "), strings.Join(names, ", "), hint)
+		// The row's cells are named only when it holds one of the mapped
+		// columns. Otherwise it may be a data row (header or skip_rows set
+		// wrong, or the wrong delimiter), and its cells — a name, a codice
+		// fiscale — must not reach an error the hub logs.
+		columns := fmt.Sprintf("Its columns are: %s.", strings.Join(names, ", "))
+		if found == 0 {
+			columns = fmt.Sprintf("The row read as the header has %d cells and none of the mapped columns, so they are not shown (it may be a data row): check header and skip_rows (%s).", len(names), e.fm.at)
+		}
+		return nil, sdk.ConfigError("/mapping", "the header of %s does not fit its file mapping: %s. %s%s Fix the mapping (or mark the field optional: true)", e.name, strings.Join(dedupeStrings(problems), "; "), columns, hint)
 	}
 	return index, nil
 }
