@@ -508,6 +508,10 @@ func (lt *liveTerritory) summary() *demoLiveSummary {
 // withFigures writes the territory's public figures into its snodo.yaml,
 // for its own dashboard's per-capita rates.
 func withFigures(path string, t compare.Territory) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -519,7 +523,7 @@ func withFigures(path string, t compare.Territory) error {
 		return fmt.Errorf("%s: no territory name line to add the figures after", path)
 	}
 	out := append(append(slices.Clone(data[:loc[1]]), lines...), data[loc[1]:]...)
-	return os.WriteFile(path, out, 0o600)
+	return os.WriteFile(path, out, info.Mode().Perm())
 }
 
 var territoryNameLine = regexp.MustCompile(`(?m)^territory:\n(?:  .*\n)*?  name: .*\n`)

@@ -952,8 +952,10 @@ func (f *fixture) addReferral(t *testing.T, r store.Referral) {
 func TestMounts(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
+	// The mounted handler sees the API's request id already set (and
+	// keeps it: hub/region TestMountedKeepsTheRequestID).
 	extra := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "mounted "+r.URL.Path)
+		_, _ = io.WriteString(w, "mounted "+r.URL.Path+" "+w.Header().Get("X-Request-Id"))
 	})
 	srv, err := api.New(api.Config{Store: f.store, Mounts: []api.Mount{
 		{Route: api.Route{Method: "GET", Path: "/api/v1/compare/", Role: tokens.Viewer}, Handler: extra},
@@ -975,7 +977,8 @@ func TestMounts(t *testing.T) {
 	resp, body = get(f.tokens[revoked])
 	checkProblem(t, resp, body, http.StatusUnauthorized, "invalid-token")
 	resp, body = get(f.tokens["viewer"])
-	if resp.StatusCode != http.StatusOK || string(body) != "mounted /api/v1/compare/meta" || resp.Header.Get("X-Request-Id") == "" {
+	id := resp.Header.Get("X-Request-Id")
+	if resp.StatusCode != http.StatusOK || id == "" || string(body) != "mounted /api/v1/compare/meta "+id {
 		t.Errorf("viewer: %d %q (request id %q), want the mounted handler's answer", resp.StatusCode, body, resp.Header.Get("X-Request-Id"))
 	}
 	for _, bad := range []api.Mount{
