@@ -76,6 +76,24 @@ func TestRecordRules(t *testing.T) {
 			want:          []problem{{"/extensions/partner/identifiers/cf", "check"}},
 			quarantinedID: "P-1",
 		},
+		"a codice fiscale in clear under extensions": {
+			raw: person("P-1", map[string]string{"cf": cfA}, func(r record) {
+				r["extensions"] = map[string]any{
+					"partner_cf": strings.ToLower(cfC),
+					"notes":      []any{"ok", "referred with " + cfB + " by phone"},
+					cfC:          "key",
+					"stp":        "STP0480171234567",
+					"plain":      "SRV-001-0002,SRV-003-0004,SRV-005",
+				}
+			}),
+			want: []problem{
+				{"/extensions/****************", "in clear"},
+				{"/extensions/notes/1", "in clear"},
+				{"/extensions/partner_cf", "in clear"},
+				{"/extensions/stp", "in clear"},
+			},
+			quarantinedID: "P-1",
+		},
 		"identifiers that are not an object": {
 			raw: person("P-1", map[string]string{"cf": cfA}, func(r record) {
 				r["extensions"] = map[string]any{"identifiers": cfC}

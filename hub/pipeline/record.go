@@ -114,6 +114,7 @@ func (p *Pipeline) prepare(source string, raw []byte) (r record) {
 		r.fail("/territory", "is not this hub's territory (%q): fix territory in the connector instance's settings", p.territory)
 	}
 	r.refs = findRefs(doc, &r)
+	checkExtensions(doc["extensions"], "/extensions", &r)
 	s, violations := p.reg.ValidateDocument(doc)
 	r.schema = s
 	for _, v := range violations {
@@ -482,6 +483,52 @@ func (p *Pipeline) prepareAsync(source string, raws [][]byte, out []record) (wai
 
 // chunkSize is how many records a worker prepares at a time.
 const chunkSize = 32
+
+// checkExtensions refuses identifiers written in clear under extensions,
+// as a key or inside a string: the contract keeps that object free of them
+// (DOMAIN.md), and the hub pseudonymises only what sits under an
+// "identifiers" object. Those objects are not looked into here: findRefs
+// has normalised them and they are replaced by a person id.
+func checkExtensions(v any, pointer string, r *record) {
+	switch n := v.(type) {
+	case map[string]any:
+		for k, item := range n {
+			if k == "identifiers" {
+				continue
+			}
+			child := pointer + "/" + escapeToken(maskToken(k))
+			if containsIdentifier(k) {
+				r.fail(child, "%s", clearIdentifier)
+			}
+			checkExtensions(item, child, r)
+		}
+	case []any:
+		for i, item := range n {
+			checkExtensions(item, pointer+"/"+strconv.Itoa(i), r)
+		}
+	case string:
+		if containsIdentifier(n) {
+			r.fail(pointer, "%s", clearIdentifier)
+		}
+	}
+}
+
+const clearIdentifier = "holds a personal identifier in clear (a codice fiscale, STP or ENI code): extensions must not carry identifiers; map it under an identifiers object, where the hub pseudonymises it, or leave it out of the connector's mapping"
+
+// containsIdentifier reports whether s is, or holds as a word, something
+// shaped like a codice fiscale or an STP/ENI code, in either case. The
+// shape is enough, the check character is not asked for: a mistyped code
+// still names a person.
+func containsIdentifier(s string) bool {
+	if len(s) < 16 {
+		return false
+	}
+	return looksLikeIdentifier(s) || identifierInText.MatchString(s)
+}
+
+// identifierInText finds a code inside longer text, between word
+// boundaries.
+var identifierInText = regexp.MustCompile(`(?i)\b(?:[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]|(?:STP|ENI)[0-9]{13})\b`)
 
 // looksLikeIdentifier reports whether a record id is shaped like a codice
 // fiscale or an STP/ENI code (check character or not). Eleven digits are
