@@ -227,7 +227,7 @@ func (p *Pipeline) start(ctx context.Context) error {
 		ShouldRetry:         p.shouldRetry,
 	}
 	router.AddNoPublisherHandler("store-batch", topicBatches, p.pubsub, p.handleBatch).
-		AddMiddleware(poison, retry.Middleware, p.safePanics, middleware.Recoverer)
+		AddMiddleware(poison, p.failOnDiskFull, retry.Middleware, p.safePanics, middleware.Recoverer)
 	router.AddNoPublisherHandler("quarantine-batch", topicPoisoned, p.pubsub, p.handlePoisoned).
 		AddMiddleware(p.neverNack, p.safePanics, middleware.Recoverer)
 
@@ -530,6 +530,22 @@ func (p *Pipeline) handlePoisoned(msg *message.Message) error {
 		"source", source, "records", len(b.Records), "reason", reason)
 	res.complete(rep, nil)
 	return nil
+}
+
+// failOnDiskFull keeps a batch that still fails for a full disk, once
+// retried, out of the poison queue: the fault is the disk's, not the
+// records', and quarantining them would need the disk too. Sink fails
+// instead, nothing of the batch is committed, and the connector is read
+// again from the committed cursor once space returns.
+func (p *Pipeline) failOnDiskFull(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err != nil && store.IsDiskFull(err) {
+			resultOf(msg.Context()).complete(report{}, fmt.Errorf("the batch is not stored; it is read again from the committed cursor once there is space: %w", err))
+			return nil, nil
+		}
+		return out, err
+	}
 }
 
 // permanentError is a failure that retrying cannot fix.
