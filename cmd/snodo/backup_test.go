@@ -179,12 +179,12 @@ func (c *settableClock) Set(t time.Time) {
 	c.t = t
 }
 
-// TestBackupWhileWritingThenRestore fills a hub's database, backs it up
+// TestFaultDatabaseBusyDuringBackup fills a hub's database, backs it up
 // with "snodo backup" while a writer keeps committing batches (records,
 // cursor, quarantine and audit together, as the pipeline does), restores
 // the backup with "snodo restore" into a fresh set-up, and compares every
 // row of every table with the source as it was at the backup's snapshot.
-func TestBackupWhileWritingThenRestore(t *testing.T) {
+func TestFaultDatabaseBusyDuringBackup(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	root := t.TempDir()

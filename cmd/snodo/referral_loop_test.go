@@ -327,7 +327,7 @@ func (tr *demoTerritory) cpiReferrals(comuneID string) []cpi.Segnalazione {
 	return out
 }
 
-// TestReferralLoopEndToEnd is issue 5's "done when", with the three
+// TestFaultReferralLoopEndToEnd is issue 5's "done when", with the three
 // simulated systems and the three reference connectors as real processes
 // under "snodo run":
 //
@@ -347,7 +347,7 @@ func (tr *demoTerritory) cpiReferrals(comuneID string) []cpi.Segnalazione {
 //   - no codice fiscale and no name of the population is anywhere in the
 //     database (only the sealed envelope and the keyed index's digests),
 //     nor in the hub's log.
-func TestReferralLoopEndToEnd(t *testing.T) {
+func TestFaultReferralLoopEndToEnd(t *testing.T) {
 	t.Parallel()
 	tr := newTerritory(t, 150)
 	people := tr.referable(t, 2)

@@ -309,7 +309,7 @@ func TestRunRefusesToStart(t *testing.T) {
 	}
 }
 
-// killSource is the source of TestRunKilledAtRandomPoints: 100,000 people.
+// killSource is the source of TestFaultHubKilledMidIngest: 100,000 people.
 const killSourceSize = 100_000
 
 // storeState reads, through a read-only connection, the record ids stored
@@ -381,14 +381,14 @@ func firstIDs(n int) []string {
 	return out
 }
 
-// TestRunKilledAtRandomPoints is issue 4's "done when": "snodo run" is
+// TestFaultHubKilledMidIngest is issue 4's "done when": "snodo run" is
 // killed with SIGKILL at random points of an ingest of 100,000 records, ten
 // times. After every kill the store holds exactly the rows before the
 // committed cursor — each record once, none missing, none without its
 // cursor — and the connector process does not outlive the hub; after the
 // last restart the store holds exactly the source's 100,000 records, each
 // person once, nothing in quarantine.
-func TestRunKilledAtRandomPoints(t *testing.T) {
+func TestFaultHubKilledMidIngest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ingests 100,000 records ten times interrupted")
 	}

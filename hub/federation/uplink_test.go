@@ -401,10 +401,10 @@ func TestUplinkPermanentRefusalKept(t *testing.T) {
 	}
 }
 
-// TestUplinkCrashAfterPost: the hub dies after the region stored the
+// TestFaultUplinkCrashAfterPost: the hub dies after the region stored the
 // envelope but before the outbox recorded the delivery; after the restart
 // it sends the envelope again, the region answers 200 and keeps one copy.
-func TestUplinkCrashAfterPost(t *testing.T) {
+func TestFaultUplinkCrashAfterPost(t *testing.T) {
 	t.Parallel()
 	st, clk := openClockedStore(t)
 	key := newKey(t)

@@ -214,10 +214,10 @@ func contains(got []supervisor.State, want ...supervisor.State) bool {
 	return len(want) == 0
 }
 
-// TestRestartResumesFromTheCommittedCursor is issue 3's "done when": a
+// TestFaultCrashedConnectorResumesFromTheCommittedCursor is issue 3's "done when": a
 // connector killed during a read is restarted, and the read goes on from
 // the committed cursor with no record lost and none stored twice.
-func TestRestartResumesFromTheCommittedCursor(t *testing.T) {
+func TestFaultCrashedConnectorResumesFromTheCommittedCursor(t *testing.T) {
 	t.Parallel()
 	const records = 500
 	tests := map[string]struct {
@@ -323,9 +323,9 @@ func TestRestartResumesFromTheCommittedCursor(t *testing.T) {
 	}
 }
 
-// TestHungConnectorIsKilledAndRestarted: a connector that stops sending
+// TestFaultHungConnectorIsKilledAndRestarted: a connector that stops sending
 // without exiting is found by the stall timeout, killed and restarted.
-func TestHungConnectorIsKilledAndRestarted(t *testing.T) {
+func TestFaultHungConnectorIsKilledAndRestarted(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
 	var (
