@@ -5,8 +5,9 @@ package main
 // property it proves. "go test -run TestFault ./..." runs them all; those
 // that live beside the code they exercise:
 //   - the hub killed mid-ingest: TestFaultHubKilledMidIngest (run_test.go);
-//   - the hub killed mid-delivery, a target system down for days:
-//     TestFaultReferralLoopEndToEnd (referral_loop_test.go);
+//   - the hub killed mid-delivery, a target system down:
+//     TestFaultReferralLoopEndToEnd (referral_loop_test.go), and down for
+//     five simulated days: hub/referral TestFaultTargetDownForDays;
 //   - a hung or crashing connector restarted with backoff:
 //     hub/supervisor TestFaultHungConnectorIsKilledAndRestarted and
 //     TestFaultCrashedConnectorResumesFromTheCommittedCursor;
