@@ -51,8 +51,14 @@ type regionConfig struct {
 	TerritoriesFile string `yaml:"territories_file"`
 	// NATS, when its URL is set, also receives envelopes from the
 	// JetStream stream SNODO_ENVELOPES.
+	// Credentials and CA file, relative to region.yaml, are the NATS
+	// credentials file (.creds) the intake presents and the authorities it
+	// trusts for a TLS server, as a territory's federation.nats_credentials
+	// and ca_file.
 	NATS struct {
-		URL string `yaml:"url"`
+		URL         string `yaml:"url"`
+		Credentials string `yaml:"credentials"`
+		CAFile      string `yaml:"ca_file"`
 	} `yaml:"nats"`
 	Log struct {
 		Level  string `yaml:"level"`
@@ -65,9 +71,10 @@ type regionConfig struct {
 	// Upstream is the level above, when the region sends its sums there:
 	// the same settings as a territory's federation: section.
 	Upstream struct {
-		URL     string `yaml:"url"`
-		NATSURL string `yaml:"nats_url"`
-		CAFile  string `yaml:"ca_file"`
+		URL             string `yaml:"url"`
+		NATSURL         string `yaml:"nats_url"`
+		CAFile          string `yaml:"ca_file"`
+		NATSCredentials string `yaml:"nats_credentials"`
 	} `yaml:"upstream"`
 	// TLS, when both files are set, makes "snodo region serve" answer
 	// HTTPS only: territories' uplinks then trust the region's CA with
@@ -134,7 +141,22 @@ func (c *regionConfig) upstream() upstream {
 	if c.Upstream.CAFile != "" {
 		u.CAFile = c.path(c.Upstream.CAFile)
 	}
+	if c.Upstream.NATSCredentials != "" {
+		u.NATSCredentials = c.path(c.Upstream.NATSCredentials)
+	}
 	return u
+}
+
+// natsAccess is the intake's NATS credentials and trusted authorities.
+func (c *regionConfig) natsAccess() federation.NATSAccess {
+	var a federation.NATSAccess
+	if c.NATS.Credentials != "" {
+		a.CredentialsFile = c.path(c.NATS.Credentials)
+	}
+	if c.NATS.CAFile != "" {
+		a.CAFile = c.path(c.NATS.CAFile)
+	}
+	return a
 }
 
 // territories loads territories_file, nil when it is not set. Its errors
@@ -186,7 +208,7 @@ listen address, log, and for sending sums further up its code, signing key
 and upstream), made by "snodo region init".`,
 	}
 	cmd.AddCommand(newRegionInitCmd(), newRegionEnrolCmd(), newRegionTerritoriesCmd(), newRegionServeCmd(),
-		newRegionTokensCmd(), newRegionLogCmd(), newRegionReleaseCmd())
+		newRegionTokensCmd(), newRegionLogCmd(), newRegionReleaseCmd(), newRegionKeysCmd())
 	return cmd
 }
 
@@ -203,6 +225,13 @@ const regionUpstreamTemplate = `#
 # upstream:
 #   url: https://national.example.org   # or nats_url: nats://…:4222
 #   ca_file: keys/upstream-ca.pem       # only for a CA the system does not trust
+#   nats_credentials: keys/upstream.creds  # the NATS server's credentials file, if it asks
+#
+# To receive territories' envelopes from NATS JetStream as well as HTTP:
+# nats:
+#   url: tls://nats.example.org:4222
+#   credentials: keys/intake.creds      # NATS credentials file (.creds), mode 0600
+#   ca_file: keys/nats-ca.pem           # only for a CA the system does not trust
 `
 
 func newRegionInitCmd() *cobra.Command {
@@ -553,6 +582,14 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 		return err
 	}
 	defer s.Close()
+	if natsURL == "" {
+		natsURL = cfg.NATS.URL
+	}
+	if natsURL != "" {
+		if err := cfg.natsAccess().Check(); err != nil {
+			return usageError("%s: nats: %v", cfg.file, err)
+		}
+	}
 	log := logging.New(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
 	if listen == "" {
 		listen = cfg.Listen
@@ -583,9 +620,6 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	if natsURL == "" {
-		natsURL = cfg.NATS.URL
-	}
 	up, closeUp, err := openUplinkTo(cfg.upstream(), s, log.With("component", "uplink"))
 	if err != nil {
 		_ = srv.Close()
@@ -601,7 +635,7 @@ func serveRegion(ctx context.Context, cmd *cobra.Command, configPath, listen, na
 	defer func() { stopBackground(); background.Wait() }()
 	if natsURL != "" {
 		background.Go(func() {
-			c := &federation.JetStreamConsumer{URL: natsURL, Handle: jetStreamHandler(h.Intake()), Logger: log.With("component", "jetstream")}
+			c := &federation.JetStreamConsumer{URL: natsURL, Access: cfg.natsAccess(), Handle: jetStreamHandler(h.Intake()), Logger: log.With("component", "jetstream")}
 			if err := c.Run(bgCtx); err != nil {
 				log.Error("the JetStream intake stopped: envelopes still arrive over HTTP", "error", err)
 			}

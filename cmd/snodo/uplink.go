@@ -25,8 +25,10 @@ type upstream struct {
 	Code    string // who sends: the territory's (or region's) code
 	URL     string // HTTP base URL
 	NATSURL string // JetStream instead of HTTP
-	CAFile  string // PEM bundle trusted for an https URL; "" the system's
+	CAFile  string // PEM bundle trusted for an https URL or TLS NATS; "" the system's
 	Where   string // the configuration's path and section, for errors
+	// NATSCredentials is the .creds file presented to NATSURL; "" none.
+	NATSCredentials string
 }
 
 // openUplink makes the uplink of a territory whose snodo.yaml names a
@@ -37,6 +39,9 @@ func openUplink(cfg *config.Config, st *store.Store, log *slog.Logger) (*federat
 	if cfg.Federation.CAFile != "" {
 		up.CAFile = cfg.Path(cfg.Federation.CAFile)
 	}
+	if cfg.Federation.NATSCredentials != "" {
+		up.NATSCredentials = cfg.Path(cfg.Federation.NATSCredentials)
+	}
 	return openUplinkTo(up, st, log)
 }
 
@@ -45,7 +50,7 @@ func openUplinkTo(u upstream, st *store.Store, log *slog.Logger) (*federation.Up
 	var pub message.Publisher
 	switch {
 	case u.NATSURL != "":
-		p, err := federation.NewJetStreamPublisher(u.NATSURL)
+		p, err := federation.NewJetStreamPublisherWith(u.NATSURL, federation.NATSAccess{CredentialsFile: u.NATSCredentials, CAFile: u.CAFile})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s.nats_url: %w", u.Where, err)
 		}

@@ -234,6 +234,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	problems := append(uniqueConnectors(path, doc), organisationConnectors(path, doc)...)
 	problems = append(append(problems, disclosureProblems(path, doc)...), territoryFigures(path, doc)...)
+	problems = append(problems, federationProblems(path, doc)...)
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}

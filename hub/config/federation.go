@@ -1,8 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
+	"os"
+	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
 
@@ -37,8 +41,44 @@ type Federation struct {
 	// https region_url instead of the system's; relative to snodo.yaml.
 	CAFile string `yaml:"ca_file"`
 	// NATSURL, when set, sends envelopes through NATS JetStream instead
-	// of HTTP.
+	// of HTTP. CAFile applies to it too when the connection is TLS.
 	NATSURL string `yaml:"nats_url"`
+	// NATSCredentials is the NATS credentials file (.creds) the uplink
+	// presents to the NATS server; relative to snodo.yaml. Empty: none.
+	NATSCredentials string `yaml:"nats_credentials"`
+}
+
+// federationProblems checks what the schema cannot: the NATS credentials
+// file exists and only its owner may read it (it holds the nkey seed, a
+// secret like the hub's keys), at the line of the setting.
+func federationProblems(path string, doc *yaml.Node) []Problem {
+	node, key := yamldoc.NodeAt(doc, "/federation/nats_credentials")
+	if key == nil || node == nil || node.Kind != yaml.ScalarNode || node.Value == "" {
+		return nil
+	}
+	file := node.Value
+	if !filepath.IsAbs(file) {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			abs = path
+		}
+		file = filepath.Join(filepath.Dir(abs), file)
+	}
+	problem := func(msg string) []Problem {
+		return []Problem{{File: path, Line: node.Line, Column: node.Column, Pointer: "/federation/nats_credentials", Message: msg}}
+	}
+	info, err := os.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return problem(fmt.Sprintf("%s does not exist: the NATS credentials file (.creds) from the NATS server's operator", file))
+	case err != nil:
+		return problem(err.Error())
+	case !info.Mode().IsRegular():
+		return problem(fmt.Sprintf("%s is not a regular file", file))
+	case info.Mode().Perm()&0o077 != 0:
+		return problem(fmt.Sprintf("%s is readable by others (mode %04o): run \"chmod 600 %s\"", file, info.Mode().Perm(), file))
+	}
+	return nil
 }
 
 // DisclosureSettings returns the territory's disclosure settings: the

@@ -2,6 +2,8 @@ package config_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -131,6 +133,56 @@ func TestDisclosureProblemsSayWhere(t *testing.T) {
 					t.Fatalf("problems\n%s\ndo not contain %q (after offset %d)", msg, w, at)
 				}
 				at += i + len(w)
+			}
+		})
+	}
+}
+
+// TestNATSCredentials: federation.nats_credentials names a credentials file
+// relative to snodo.yaml that must exist and be readable by its owner only;
+// each problem is reported at the setting's line with its JSON pointer.
+func TestNATSCredentials(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snodo.yaml")
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(dir, "keys", "nats.creds")
+	if err := os.WriteFile(creds, []byte("-----BEGIN NATS USER JWT-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const fed = "federation:\n  nats_url: tls://nats.example.org:4222\n  ca_file: keys/ca.pem\n  nats_credentials: "
+	c, err := config.Parse(path, []byte(head+fed+"keys/nats.creds\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Path(c.Federation.NATSCredentials); got != creds {
+		t.Errorf("nats_credentials resolves to %s, want %s", got, creds)
+	}
+	if c.Federation.CAFile != "keys/ca.pem" {
+		t.Errorf("ca_file %q", c.Federation.CAFile)
+	}
+
+	open := filepath.Join(dir, "open.creds")
+	if err := os.WriteFile(open, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct{ value, want string }{
+		"missing":           {"keys/none.creds", "snodo.yaml:6:21: /federation/nats_credentials: " + filepath.Join(dir, "keys", "none.creds") + " does not exist"},
+		"readable by group": {open, "snodo.yaml:6:21: /federation/nats_credentials: " + open + " is readable by others (mode 0640): run \"chmod 600"},
+		"a folder":          {"keys", "snodo.yaml:6:21: /federation/nats_credentials: " + filepath.Join(dir, "keys") + " is not a regular file"},
+		"empty":             {"''", "snodo.yaml:6:21: /federation/nats_credentials:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse(path, []byte(head+fed+tc.value+"\n"))
+			var ce *config.Error
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a problem containing %q", err, tc.want)
 			}
 		})
 	}

@@ -62,5 +62,8 @@ log:
 # federation:
 #   region_url: https://region.example.org
 #   ca_file: keys/region-ca.pem   # only for a CA the system does not trust
+#   # or through NATS JetStream instead of HTTP:
+#   # nats_url: tls://nats.example.org:4222
+#   # nats_credentials: keys/nats.creds   # the NATS credentials file, mode 0600
 `, code, quoted, DefaultStorePath, DefaultPseudoKey, DefaultSigningKey, DefaultListen, DefaultLogLevel, DefaultLogFormat))
 }

@@ -1,10 +1,14 @@
 package federation
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"sync"
 	"time"
@@ -43,17 +47,110 @@ func EnvelopeSubject(territory string) (string, error) {
 	return JetStreamSubjectPrefix + territory, nil
 }
 
+// NATSAccess is how a side of the JetStream link proves who it is to the
+// NATS server and whom it trusts for TLS. The zero value connects without
+// credentials and trusts the system's authorities.
+type NATSAccess struct {
+	// CredentialsFile is a NATS credentials file (.creds: the user's JWT
+	// and nkey seed, as "nsc generate creds" writes it). It holds a
+	// secret, so one that group or others may read is refused.
+	CredentialsFile string
+	// CAFile is a PEM bundle of the authorities trusted, instead of the
+	// system's, when the connection is TLS (a tls:// URL, or a server that
+	// requires TLS). The URL, not this setting, decides whether TLS is used.
+	CAFile string
+}
+
 // natsOptions are the connection options of both sides: reconnect forever,
 // and no reconnect buffer, so that a publish while disconnected fails at
 // once (and is retried from the outbox) instead of being sent later behind
-// the uplink's back.
-func natsOptions(name string) []nats.Option {
-	return []nats.Option{
+// the uplink's back; plus access's credentials and authorities.
+func natsOptions(name string, access NATSAccess) ([]nats.Option, error) {
+	opts := []nats.Option{
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(2 * time.Second),
 		nats.ReconnectBufSize(-1),
+		// nats.go gives up for good after the same authorization error
+		// twice; the uplink would then fail until restarted even once the
+		// server accepts its credentials again. Keep trying, like for any
+		// other outage: the outbox waits meanwhile.
+		nats.IgnoreAuthErrorAbort(),
+	}
+	if access.CredentialsFile != "" {
+		if err := checkCredentialsFile(access.CredentialsFile); err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.UserCredentials(access.CredentialsFile))
+	}
+	if access.CAFile != "" {
+		pem, err := os.ReadFile(access.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("NATS CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("NATS CA file %s holds no PEM certificate", access.CAFile)
+		}
+		// Set as the TLS configuration rather than with nats.RootCAs,
+		// which would also force TLS on a nats:// URL.
+		conf := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+		opts = append(opts, func(o *nats.Options) error {
+			o.TLSConfig = conf
+			return nil
+		})
+	}
+	return opts, nil
+}
+
+// Check says whether a's files can be used, before any connection: a
+// service can then refuse to start rather than fail in the background.
+func (a NATSAccess) Check() error {
+	_, err := natsOptions("", a)
+	return err
+}
+
+// checkCredentialsFile refuses a credentials file that is missing, that
+// group or others may read (as the hub's keys), or that is not a .creds
+// file: nats.go would otherwise only fail at each connection attempt, in
+// the background.
+func checkCredentialsFile(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("NATS credentials: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("NATS credentials: %s is not a regular file", path)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("NATS credentials: %s is readable by others (mode %04o): run \"chmod 600 %s\"", path, info.Mode().Perm(), path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("NATS credentials: %w", err)
+	}
+	if !bytes.Contains(data, []byte("BEGIN NATS USER JWT")) || !bytes.Contains(data, []byte("NKEY SEED")) {
+		return fmt.Errorf("NATS credentials: %s is not a NATS credentials file (it needs the user's JWT and nkey seed blocks, as \"nsc generate creds\" writes them)", path)
+	}
+	return nil
+}
+
+// notConnected adds to err, when the connection is down, the reason the
+// server last gave: without it a refused login shows only as "not
+// connected", the same as a server that is down.
+func notConnected(nc *nats.Conn, err error) error {
+	if nc.IsConnected() {
+		return err
+	}
+	last := nc.LastError()
+	switch {
+	case last == nil:
+		return fmt.Errorf("%w (not connected to NATS)", err)
+	case errors.Is(last, nats.ErrAuthorization), errors.Is(last, nats.ErrAuthExpired), errors.Is(last, nats.ErrAuthRevoked), errors.Is(last, nats.ErrAccountAuthExpired):
+		return fmt.Errorf("%w (not connected: the NATS server refused this hub's credentials: %v; check the NATS credentials file)", err, last)
+	default:
+		return fmt.Errorf("%w (not connected to NATS: %v)", err, last)
 	}
 }
 
@@ -96,10 +193,22 @@ type JetStreamPublisher struct {
 
 var _ message.Publisher = (*JetStreamPublisher)(nil)
 
-// NewJetStreamPublisher connects to the NATS server at natsURL (connecting
-// in the background if it is down).
+// NewJetStreamPublisher connects to the NATS server at natsURL without
+// credentials (connecting in the background if it is down).
 func NewJetStreamPublisher(natsURL string) (*JetStreamPublisher, error) {
-	nc, err := nats.Connect(natsURL, natsOptions("snodo uplink")...)
+	return NewJetStreamPublisherWith(natsURL, NATSAccess{})
+}
+
+// NewJetStreamPublisherWith connects to the NATS server at natsURL with
+// access's credentials and authorities (connecting in the background if it
+// is down). A credentials or CA file that cannot be used fails here, not at
+// the first publish.
+func NewJetStreamPublisherWith(natsURL string, access NATSAccess) (*JetStreamPublisher, error) {
+	opts, err := natsOptions("snodo uplink", access)
+	if err != nil {
+		return nil, fmt.Errorf("federation: %w", err)
+	}
+	nc, err := nats.Connect(natsURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("federation: connect to NATS: %w", err)
 	}
@@ -135,7 +244,7 @@ func (p *JetStreamPublisher) Publish(topic string, msgs ...*message.Message) err
 		err := ensureStream(ctx, p.js)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("publish envelope to NATS: %w", err)
+			return notConnected(p.nc, fmt.Errorf("publish envelope to NATS: %w", err))
 		}
 		p.mu.Lock()
 		p.ensured = true
@@ -146,7 +255,7 @@ func (p *JetStreamPublisher) Publish(topic string, msgs ...*message.Message) err
 		p.mu.Lock()
 		p.ensured = false
 		p.mu.Unlock()
-		return fmt.Errorf("publish envelope to NATS: %w", err)
+		return notConnected(p.nc, fmt.Errorf("publish envelope to NATS: %w", err))
 	}
 	return nil
 }
@@ -161,7 +270,9 @@ func (p *JetStreamPublisher) Close() error {
 // terminated (never redelivered) when it returns a permanent error
 // (Permanent), redelivered after NakDelay otherwise.
 type JetStreamConsumer struct {
-	URL    string
+	URL string
+	// Access is the consumer's NATS credentials and trusted authorities.
+	Access NATSAccess
 	Handle func(ctx context.Context, envelope []byte) error
 	// Durable is the consumer's name (default JetStreamDurable).
 	Durable string
@@ -204,7 +315,11 @@ func (c *JetStreamConsumer) Run(ctx context.Context) error {
 	if ackWait <= 0 {
 		ackWait = time.Minute
 	}
-	nc, err := nats.Connect(c.URL, natsOptions("snodo region intake")...)
+	opts, err := natsOptions("snodo region intake", c.Access)
+	if err != nil {
+		return fmt.Errorf("federation: %w", err)
+	}
+	nc, err := nats.Connect(c.URL, opts...)
 	if err != nil {
 		return fmt.Errorf("federation: connect to NATS: %w", err)
 	}
@@ -225,7 +340,7 @@ func (c *JetStreamConsumer) Run(ctx context.Context) error {
 			return nil
 		}
 		wait := store.RetryAfter(attempt)
-		log.Warn("JetStream not ready; trying again", "error", err, "retry_in", wait)
+		log.Warn("JetStream not ready; trying again", "error", notConnected(nc, err), "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -3,10 +3,14 @@ package federation
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +19,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	territorytls "github.com/snodo-hub/snodo/hub/territory"
 )
 
 // startNATS runs a JetStream-enabled nats-server (Debian's package, which
@@ -34,8 +41,16 @@ func startNATS(t *testing.T) string {
 // startNATSOn runs nats-server on port.
 func startNATSOn(t *testing.T, port int) string {
 	t.Helper()
+	runNATS(t, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", t.TempDir())
+	return fmt.Sprintf("nats://127.0.0.1:%d", port)
+}
+
+// runNATS runs nats-server with args and waits until it is ready; it is
+// killed at the test's end.
+func runNATS(t *testing.T, args ...string) {
+	t.Helper()
 	bin := natsServer(t)
-	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", t.TempDir())
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +86,6 @@ func startNATSOn(t *testing.T, port int) string {
 		defer mu.Unlock()
 		t.Fatalf("nats-server did not start:\n%s", out.String())
 	}
-	return fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
 
 // natsServer is the nats-server binary; the test is skipped without one.
@@ -285,10 +299,10 @@ func TestEnvelopeSubject(t *testing.T) {
 	}
 }
 
-// TestJetStreamServerDown: with the NATS server down, publishing fails at
+// TestFaultJetStreamServerDown: with the NATS server down, publishing fails at
 // once and the envelope stays in the outbox; when the server comes up, it
 // is delivered, once.
-func TestJetStreamServerDown(t *testing.T) {
+func TestFaultJetStreamServerDown(t *testing.T) {
 	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -332,5 +346,266 @@ func TestJetStreamServerDown(t *testing.T) {
 	}
 	if info, err := s.Info(context.Background()); err != nil || info.State.Msgs != 1 {
 		t.Errorf("stream: %+v %v, want 1 message", info, err)
+	}
+}
+
+// natsJWT makes a NATS JWT (as nats-io/jwt v2 encodes one) for subject,
+// signed by issuer: what "nsc" would write, without the nsc tool.
+func natsJWT(t *testing.T, issuer nkeys.KeyPair, subject, name string, claims map[string]any) string {
+	t.Helper()
+	iss, err := issuer.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(map[string]any{"jti": strings.ToUpper(name) + "JTI", "iat": time.Now().Unix(),
+		"iss": iss, "sub": subject, "name": name, "nats": claims})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding
+	signed := enc.EncodeToString([]byte(`{"typ":"JWT","alg":"ed25519-nkey"}`)) + "." + enc.EncodeToString(body)
+	sig, err := issuer.Sign([]byte(signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + enc.EncodeToString(sig)
+}
+
+// natsWithAccounts runs a JetStream nats-server in operator mode (JWT
+// accounts, the way NATS deployments hand out .creds files): anonymous
+// clients are refused. It returns the server's URL and a user's
+// credentials file (mode 0600).
+func natsWithAccounts(t *testing.T) (url, creds string) {
+	t.Helper()
+	natsServer(t)
+	dir := t.TempDir()
+	operator, err := nkeys.CreateOperator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	account, err := nkeys.CreateAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// JetStream needs the operator's system account, even an empty one.
+	system, err := nkeys.CreateAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opPub, _ := operator.PublicKey()
+	accPub, _ := account.PublicKey()
+	sysPub, _ := system.PublicKey()
+	userPub, _ := user.PublicKey()
+	opJWT := natsJWT(t, operator, opPub, "op", map[string]any{"type": "operator", "version": 2, "system_account": sysPub})
+	sysJWT := natsJWT(t, operator, sysPub, "SYS", map[string]any{"type": "account", "version": 2,
+		"limits": map[string]any{"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": true, "conn": -1, "leaf": -1}})
+	accJWT := natsJWT(t, operator, accPub, "snodo", map[string]any{"type": "account", "version": 2,
+		"limits": map[string]any{"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": true,
+			"conn": -1, "leaf": -1, "mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1},
+		"default_permissions": map[string]any{"pub": map[string]any{}, "sub": map[string]any{}}})
+	userJWT := natsJWT(t, account, userPub, "uplink", map[string]any{"type": "user", "version": 2,
+		"pub": map[string]any{}, "sub": map[string]any{}, "subs": -1, "data": -1, "payload": -1})
+	seed, err := user.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds = filepath.Join(dir, "uplink.creds")
+	content := fmt.Sprintf("-----BEGIN NATS USER JWT-----\n%s\n------END NATS USER JWT------\n\n"+
+		"-----BEGIN USER NKEY SEED-----\n%s\n------END USER NKEY SEED------\n", userJWT, seed)
+	if err := os.WriteFile(creds, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opFile := filepath.Join(dir, "operator.jwt")
+	if err := os.WriteFile(opFile, []byte(opJWT), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	conf := filepath.Join(dir, "server.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`listen: "127.0.0.1:%d"
+jetstream { store_dir: %q }
+operator: %q
+resolver: MEMORY
+system_account: %s
+resolver_preload: { %s: %q, %s: %q }
+`, port, filepath.Join(dir, "js"), opFile, sysPub, accPub, accJWT, sysPub, sysJWT)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runNATS(t, "-c", conf)
+	return fmt.Sprintf("nats://127.0.0.1:%d", port), creds
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// publishRefused publishes until the error says why (the first attempts
+// may fail before nats.go has heard the server's answer) and returns it.
+func publishRefused(t *testing.T, pub *JetStreamPublisher, want string) error {
+	t.Helper()
+	subject, _ := EnvelopeSubject(territory)
+	var last error
+	eventually(t, "a publish refused with "+want, func() bool {
+		last = pub.Publish(subject, message.NewMessage("refused", []byte(`{}`)))
+		if last == nil {
+			t.Fatalf("published without %s", want)
+		}
+		return strings.Contains(last.Error(), want)
+	})
+	return last
+}
+
+// TestJetStreamCredentials: against a NATS server that requires accounts,
+// an uplink without credentials is refused and its error says the server
+// refused the credentials; with the .creds file the envelope reaches the
+// stream and a consumer holding the same file takes it. A credentials file
+// others may read, a missing one and one that is not a .creds file are
+// refused before connecting.
+func TestJetStreamCredentials(t *testing.T) {
+	t.Parallel()
+	url, creds := natsWithAccounts(t)
+
+	anonymous, err := NewJetStreamPublisher(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anonymous.Close()
+	err = publishRefused(t, anonymous, "authorization violation")
+	if !strings.Contains(err.Error(), "refused this hub's credentials") {
+		t.Errorf("anonymous publish: %v, want it to say the credentials were refused", err)
+	}
+
+	st, clk := openClockedStore(t)
+	key := newKey(t)
+	sent := enqueueReleases(t, st, key, "2025-Q1")
+	pub, err := NewJetStreamPublisherWith(url, NATSAccess{CredentialsFile: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	u, err := NewUplink(st, UplinkConfig{Territory: territory, Publisher: pub, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the envelope delivered with credentials", func() bool {
+		clk.Add(time.Hour)
+		return deliverDue(t, u) == 1
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan []byte, 1)
+	done := make(chan error, 1)
+	c := &JetStreamConsumer{URL: url, Access: NATSAccess{CredentialsFile: creds}, Handle: func(_ context.Context, env []byte) error {
+		select {
+		case got <- env:
+		default:
+		}
+		return nil
+	}}
+	go func() { done <- c.Run(ctx) }()
+	var env []byte
+	select {
+	case env = <-got:
+	case <-time.After(60 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("the consumer with credentials received nothing")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("consumer: %v", err)
+	}
+	if want := sent[DedupKey(territory, "2025-Q1", 0)]; string(env) != string(want) {
+		t.Errorf("consumed %q, want the envelope sent", env)
+	}
+
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.creds")
+	data, err := os.ReadFile(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(open, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o644); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	notCreds := filepath.Join(dir, "seed-only.creds")
+	if err := os.WriteFile(notCreds, []byte("SUAM…\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		open:                             "readable by others (mode 0644)",
+		notCreds:                         "not a NATS credentials file",
+		filepath.Join(dir, "none.creds"): "no such file",
+	} {
+		if p, err := NewJetStreamPublisherWith(url, NATSAccess{CredentialsFile: file}); err == nil || !strings.Contains(err.Error(), want) {
+			if p != nil {
+				p.Close()
+			}
+			t.Errorf("%s: %v, want an error containing %q", filepath.Base(file), err, want)
+		}
+		c := &JetStreamConsumer{URL: url, Access: NATSAccess{CredentialsFile: file}, Handle: func(context.Context, []byte) error { return nil }}
+		if err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("consumer with %s: %v, want an error containing %q", filepath.Base(file), err, want)
+		}
+	}
+}
+
+// TestJetStreamCAFile: a NATS server with a self-signed certificate is
+// reached over tls:// when its certificate is the CA file, and refused
+// (unknown authority, said in the publish error) with the system's roots.
+func TestJetStreamCAFile(t *testing.T) {
+	t.Parallel()
+	natsServer(t)
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if _, _, err := territorytls.WriteSelfSignedTLS(cert, key); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	conf := filepath.Join(dir, "server.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`listen: "127.0.0.1:%d"
+jetstream { store_dir: %q }
+tls { cert_file: %q, key_file: %q }
+`, port, filepath.Join(dir, "js"), cert, key)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runNATS(t, "-c", conf)
+	url := fmt.Sprintf("tls://127.0.0.1:%d", port)
+
+	untrusting, err := NewJetStreamPublisher(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untrusting.Close()
+	publishRefused(t, untrusting, "certificate signed by unknown authority")
+
+	st, clk := openClockedStore(t)
+	enqueueReleases(t, st, newKey(t), "2025-Q1")
+	pub, err := NewJetStreamPublisherWith(url, NATSAccess{CAFile: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	u, err := NewUplink(st, UplinkConfig{Territory: territory, Publisher: pub, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the envelope delivered over TLS with the CA file", func() bool {
+		clk.Add(time.Hour)
+		return deliverDue(t, u) == 1
+	})
+
+	if _, err := NewJetStreamPublisherWith(url, NATSAccess{CAFile: conf}); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Errorf("a CA file without certificates: %v", err)
 	}
 }
