@@ -129,3 +129,25 @@ func TestMasking(t *testing.T) {
 		}
 	}
 }
+
+// TestContainsIdentifier: codes in extensions are found on their own (also
+// typed with separators) and as words of longer text, never inside longer
+// words, and ordinary values are left alone.
+func TestContainsIdentifier(t *testing.T) {
+	for s, want := range map[string]bool{
+		"RSSMRA85T10A562S":    true,
+		"rss mra 85t10 a562s": true,
+		"segnalata da rssmra85t10a562s il 3/2, richiamare": true,
+		"codice:RSSMRA85T10A562S;":                         true,
+		"ENI0480000012345 in attesa":                       true,
+		"XRSSMRA85T10A562S":                                false, // a longer word
+		"RSSMRA85T10A562S_2":                               false,
+		"ABCDEFGHIJKLMNOP e altro testo":                   false,
+		"SRV-001-0002,SRV-003-0004,SRV-005-0006,SRV-007":   false,
+		"": false,
+	} {
+		if got := containsIdentifier(s); got != want {
+			t.Errorf("containsIdentifier(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

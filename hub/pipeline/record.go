@@ -518,17 +518,39 @@ const clearIdentifier = "holds a personal identifier in clear (a codice fiscale,
 // containsIdentifier reports whether s is, or holds as a word, something
 // shaped like a codice fiscale or an STP/ENI code, in either case. The
 // shape is enough, the check character is not asked for: a mistyped code
-// still names a person.
+// still names a person. It runs on every string under extensions, so it
+// looks only at words of exactly 16 letters and digits before matching.
 func containsIdentifier(s string) bool {
 	if len(s) < 16 {
 		return false
 	}
-	return looksLikeIdentifier(s) || identifierInText.MatchString(s)
+	// A code typed with spaces or hyphens, on its own.
+	if len(s) <= 40 && looksLikeIdentifier(s) {
+		return true
+	}
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && isWordByte(s[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start == 16 {
+			w := strings.ToUpper(s[start:i])
+			if cfShape.MatchString(w) || healthShape.MatchString(w) {
+				return true
+			}
+		}
+		start = -1
+	}
+	return false
 }
 
-// identifierInText finds a code inside longer text, between word
-// boundaries.
-var identifierInText = regexp.MustCompile(`(?i)\b(?:[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-EHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]|(?:STP|ENI)[0-9]{13})\b`)
+// isWordByte is a byte of a word as regular expressions' \w has it.
+func isWordByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_'
+}
 
 // looksLikeIdentifier reports whether a record id is shaped like a codice
 // fiscale or an STP/ENI code (check character or not). Eleven digits are
