@@ -247,18 +247,7 @@ func benchmarkIngest(b *testing.B, readAhead bool) {
 func BenchmarkSink(b *testing.B) {
 	const rows, batch = 20000, 500
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	recs := make([][]byte, rows)
-	for i := range recs {
-		recs[i] = person(fmt.Sprintf("ANAG-%07d", i), map[string]string{"cf": validCF(i)}, func(r record) {
-			r["languages"] = []string{"it", "fr", "ar"}
-			r["citizenship"] = "Z330"
-			r["residence_comune"] = "048017"
-			r["permit"] = map[string]any{"status": "valid", "expiry_month": "2027-09",
-				"reason": map[string]string{"system": "https://snodo-hub.github.io/codes/permit-reason", "code": "work"}}
-			r["household"] = map[string]string{"record_id": fmt.Sprintf("NUC-%07d", i/3)}
-			r["extensions"] = map[string]any{"servizi_attivi": strings.Repeat(fmt.Sprintf("SRV-%03d-%04d,", i%500, i%1000), 36)}
-		})
-	}
+	recs := sinkRecords(rows)
 	key, err := identity.NewKey()
 	if err != nil {
 		b.Fatal(err)
@@ -297,4 +286,23 @@ func BenchmarkSink(b *testing.B) {
 	b.ReportMetric(float64(len(recs[0])), "bytes/record")
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "CPU-µs/record")
+}
+
+// sinkRecords makes the records of BenchmarkSink (and BenchmarkPeer): n
+// person records of about 1 KB, each a new person with a valid codice
+// fiscale.
+func sinkRecords(n int) [][]byte {
+	recs := make([][]byte, n)
+	for i := range recs {
+		recs[i] = person(fmt.Sprintf("ANAG-%07d", i), map[string]string{"cf": validCF(i)}, func(r record) {
+			r["languages"] = []string{"it", "fr", "ar"}
+			r["citizenship"] = "Z330"
+			r["residence_comune"] = "048017"
+			r["permit"] = map[string]any{"status": "valid", "expiry_month": "2027-09",
+				"reason": map[string]string{"system": "https://snodo-hub.github.io/codes/permit-reason", "code": "work"}}
+			r["household"] = map[string]string{"record_id": fmt.Sprintf("NUC-%07d", i/3)}
+			r["extensions"] = map[string]any{"servizi_attivi": strings.Repeat(fmt.Sprintf("SRV-%03d-%04d,", i%500, i%1000), 36)}
+		})
+	}
+	return recs
 }
