@@ -25,9 +25,18 @@ trap 'kill $pid' EXIT
 sleep 2
 hdr="Authorization: Bearer $(cat "$dir/token")"
 wrk -t1 -c1 -d5s -H "$hdr" "$url" >/dev/null # warm-up
-echo "== 1 connection"
-wrk -t1 -c1 -d30s --latency -H "$hdr" "$url"
-echo "== 16 connections"
-wrk -t2 -c16 -d30s --latency -H "$hdr" "$url"
+# The server's CPU time (utime + stime, in clock ticks) around each run:
+# divided by the requests wrk reports, the CPU per request.
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+for c in 1 16; do
+	echo "== $c connection(s)"
+	before=$(ticks)
+	wrk -t$(( c > 1 ? 2 : 1 )) -c$c -d30s --latency -H "$hdr" "$url" | tee "$dir/wrk-$c.txt"
+	after=$(ticks)
+	requests=$(awk '/requests in/ {print $1}' "$dir/wrk-$c.txt")
+	echo "server CPU: $(( (after - before) * 1000 / hz )) ms for $requests requests:" \
+		"$(awk -v t=$(( (after - before) * 1000 / hz )) -v n="$requests" 'BEGIN {printf "%.1f", t / n}') ms per request"
+done
 echo "== server RSS"
 grep -E 'VmHWM|VmRSS' "/proc/$pid/status"
