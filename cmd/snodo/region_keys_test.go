@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/base64"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/snodo-hub/snodo/hub/federation"
 	"github.com/snodo-hub/snodo/hub/keyring"
@@ -31,7 +28,6 @@ import (
 // unknown id exits 1 saying why.
 func TestRegionKeysRevoke(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	cfg := regionHub(t)
 	key, err := keyring.CreateSigningKey(filepath.Join(t.TempDir(), "signing.key"))
 	if err != nil {
@@ -47,20 +43,7 @@ func TestRegionKeysRevoke(t *testing.T) {
 		t.Fatalf("keys list before: exit %d\n%s%s", code, out, stderr)
 	}
 
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	var logs bytes.Buffer
-	cmd := &cobra.Command{}
-	cmd.SetErr(&logs)
-	ready := make(chan string, 1)
-	served := make(chan error, 1)
-	go func() { served <- serveRegion(runCtx, cmd, cfg, "", "", 5*time.Second, ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
-	}
+	addr, stop := serveRegionFor(t, cfg, "")
 	post := func(env []byte) (int, region.Problem) {
 		t.Helper()
 		res, err := http.Post("http://"+addr+"/api/v1/intake", "application/json", bytes.NewReader(env))
@@ -93,9 +76,6 @@ func TestRegionKeysRevoke(t *testing.T) {
 		t.Errorf("a new envelope signed with the revoked key: %d %+v, want 401 %s", status, p, region.ProblemUnenrolledKey)
 	}
 	stop()
-	if err := <-served; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
 
 	code, out, _ = snodo(t, "", "region", "keys", "list", "--config", cfg)
 	if code != 0 || !regexpLine(out, id, "ATS-01", `\d{4}-\d\d-\d\d \d\d:\d\dZ`, `\d{4}-\d\d-\d\d \d\d:\d\dZ`) {
