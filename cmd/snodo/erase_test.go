@@ -15,6 +15,7 @@ import (
 	"github.com/snodo-hub/snodo/hub/identity"
 	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/store"
+	"github.com/snodo-hub/snodo/hub/store/storetest"
 )
 
 // subjectMapping maps the test exports of the data-protection commands:
@@ -110,58 +111,6 @@ func personOf(t *testing.T, db *sql.DB, digest []byte) (string, bool) {
 	return id, true
 }
 
-// rowsHolding counts, by table, the rows of the database in which some
-// column holds needle (as text or bytes).
-func rowsHolding(t *testing.T, db *sql.DB, needle []byte) map[string]int {
-	t.Helper()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	rows.Close()
-	found := map[string]int{}
-	for _, table := range tables {
-		rows, err := db.Query(`SELECT * FROM ` + table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range vals {
-				var b []byte
-				switch x := v.(type) {
-				case string:
-					b = []byte(x)
-				case []byte:
-					b = x
-				}
-				if bytes.Contains(b, needle) {
-					found[table]++
-					break
-				}
-			}
-		}
-		rows.Close()
-	}
-	return found
-}
-
 // auditActions lists the audit log's actions and details, in order.
 func auditEntries(t *testing.T, db *sql.DB) []string {
 	t.Helper()
@@ -224,7 +173,7 @@ func TestEraseRemovesOnePersonEntirely(t *testing.T) {
 	if !okA || !okB || a == b {
 		t.Fatalf("the two people are not in the keyed index as two people")
 	}
-	beforeB := rowsHolding(t, db, []byte(b))
+	beforeB := storetest.RowsHolding(t, db, []byte(b))
 	var outputs []string
 	typedA := "cf:" + strings.ToLower(cfs[0][:6]) + " " + cfs[0][6:]
 
@@ -253,7 +202,7 @@ func TestEraseRemovesOnePersonEntirely(t *testing.T) {
 	if dry.PersonID != a || !dry.DryRun || dry.Deleted != want {
 		t.Errorf("dry run = %+v, want person %s and %+v", dry, a, want)
 	}
-	if left := rowsHolding(t, db, []byte(a)); left["records"] != 1 || left["persons"] != 1 {
+	if left := storetest.RowsHolding(t, db, []byte(a)); left["records"] != 1 || left["persons"] != 1 {
 		t.Fatalf("the dry run deleted something: %v", left)
 	}
 
@@ -265,10 +214,10 @@ func TestEraseRemovesOnePersonEntirely(t *testing.T) {
 	}
 	// Only the audit entry of the erasure still names the person id; the
 	// digest is nowhere.
-	if left := rowsHolding(t, db, []byte(a)); len(left) != 1 || left["audit"] != 1 {
+	if left := storetest.RowsHolding(t, db, []byte(a)); len(left) != 1 || left["audit"] != 1 {
 		t.Errorf("tables still naming the erased person: %v, want the erasure's audit entry only", left)
 	}
-	if left := rowsHolding(t, db, dA); len(left) != 0 {
+	if left := storetest.RowsHolding(t, db, dA); len(left) != 0 {
 		t.Errorf("the identifier's digest is still in %v", left)
 	}
 	var quarantined []string
@@ -279,7 +228,7 @@ func TestEraseRemovesOnePersonEntirely(t *testing.T) {
 		t.Errorf("quarantine after the erasure: %v, want the other person's Q-1 only", quarantined)
 	}
 	// The other person is untouched.
-	if after := rowsHolding(t, db, []byte(b)); fmt.Sprint(after) != fmt.Sprint(beforeB) {
+	if after := storetest.RowsHolding(t, db, []byte(b)); fmt.Sprint(after) != fmt.Sprint(beforeB) {
 		t.Errorf("rows naming the other person: before %v, after %v", beforeB, after)
 	}
 	if id, ok := personOf(t, db, dB); !ok || id != b {

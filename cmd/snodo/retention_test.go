@@ -12,6 +12,7 @@ import (
 
 	"github.com/snodo-hub/snodo/hub/config"
 	"github.com/snodo-hub/snodo/hub/store"
+	"github.com/snodo-hub/snodo/hub/store/storetest"
 )
 
 func appendConfig(t *testing.T, cfg, text string) {
@@ -79,7 +80,7 @@ func TestRetentionRunDeletesOnlyOldRecordsOfConfiguredSchemas(t *testing.T) {
 	if _, ok := personOf(t, db, digestOf(t, key, cfs[0])); ok {
 		t.Error("the person with no record left is still in the keyed index")
 	}
-	if left := rowsHolding(t, db, []byte(a)); len(left) != 0 {
+	if left := storetest.RowsHolding(t, db, []byte(a)); len(left) != 0 {
 		t.Errorf("the old person is still in %v", left)
 	}
 	if id, ok := personOf(t, db, digestOf(t, key, cfs[1])); !ok || id != b {

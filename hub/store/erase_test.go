@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -9,60 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/snodo-hub/snodo/hub/identity"
+	"github.com/snodo-hub/snodo/hub/store/storetest"
 )
-
-// tablesHolding lists "table: n rows" for every table of the database
-// with a row in which some column holds needle, as text or bytes.
-func tablesHolding(t *testing.T, s *Store, needle []byte) map[string]int {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := s.r.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, n)
-	}
-	rows.Close()
-	found := map[string]int{}
-	for _, table := range tables {
-		rows, err := s.r.QueryContext(ctx, `SELECT * FROM `+table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range vals {
-				var b []byte
-				switch x := v.(type) {
-				case string:
-					b = []byte(x)
-				case []byte:
-					b = x
-				}
-				if bytes.Contains(b, needle) {
-					found[table]++
-					break
-				}
-			}
-		}
-		rows.Close()
-	}
-	return found
-}
 
 type person struct {
 	id     string
@@ -140,7 +87,7 @@ func TestErasePersonRemovesEverythingOfOneOnly(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t)
 	a, b := fillTwoPeople(t, s, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), false)
-	beforeB := tablesHolding(t, s, []byte(b.id))
+	beforeB := storetest.RowsHolding(t, s.r, []byte(b.id))
 	if len(beforeB) == 0 {
 		t.Fatal("the fixture holds nothing about the second person")
 	}
@@ -154,7 +101,7 @@ func TestErasePersonRemovesEverythingOfOneOnly(t *testing.T) {
 	if diff := cmp.Diff(want, dry); diff != "" {
 		t.Errorf("dry run (-want +got):\n%s", diff)
 	}
-	if got := tablesHolding(t, s, []byte(a.id)); len(got) == 0 {
+	if got := storetest.RowsHolding(t, s.r, []byte(a.id)); len(got) == 0 {
 		t.Fatal("the dry run deleted the person")
 	}
 
@@ -166,15 +113,15 @@ func TestErasePersonRemovesEverythingOfOneOnly(t *testing.T) {
 		t.Errorf("erasure (-want +got):\n%s", diff)
 	}
 	// Only the audit entry of the erasure still names the person.
-	if diff := cmp.Diff(map[string]int{"audit": 1}, tablesHolding(t, s, []byte(a.id))); diff != "" {
+	if diff := cmp.Diff(map[string]int{"audit": 1}, storetest.RowsHolding(t, s.r, []byte(a.id))); diff != "" {
 		t.Errorf("tables still naming the erased person (-want +got):\n%s", diff)
 	}
 	for _, needle := range [][]byte{a.digest, []byte(a.ref), []byte("EV-A"), []byte("Q-A")} {
-		if left := tablesHolding(t, s, needle); len(left) > 0 {
+		if left := storetest.RowsHolding(t, s.r, needle); len(left) > 0 {
 			t.Errorf("%q is still in %v", needle, left)
 		}
 	}
-	if diff := cmp.Diff(beforeB, tablesHolding(t, s, []byte(b.id))); diff != "" {
+	if diff := cmp.Diff(beforeB, storetest.RowsHolding(t, s.r, []byte(b.id))); diff != "" {
 		t.Errorf("the other person's rows changed (-before +after):\n%s", diff)
 	}
 	if _, found, _ := s.PersonByDigest(ctx, b.digest); !found {
