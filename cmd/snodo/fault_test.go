@@ -83,13 +83,13 @@ FROM outbox WHERE topic = ?1`, federation.EnvelopeTopic)
 
 // startRegionOn runs "snodo region serve" as a process listening on addr
 // and waits for its health check; the process is killed at the test's end.
-func startRegionOn(t *testing.T, cfg, addr string) (base string, logs *syncBuffer) {
+func startRegionOn(t *testing.T, cfg, addr string) (base string, logs *lockedBuffer) {
 	t.Helper()
 	bin, err := snodoBin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs = &syncBuffer{}
+	logs = &lockedBuffer{}
 	cmd := exec.Command(bin, "region", "serve", "--config", cfg, "--listen", addr)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

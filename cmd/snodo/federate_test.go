@@ -39,7 +39,7 @@ func TestFederateToRegion(t *testing.T) {
 	ready := make(chan string, 1)
 	served := make(chan error, 1)
 	cmd := &cobra.Command{}
-	cmd.SetErr(&syncBuffer{})
+	cmd.SetErr(&lockedBuffer{})
 	go func() { served <- serveRegion(runCtx, cmd, region, "", "", 5*time.Second, ready) }()
 	var addr string
 	select {

@@ -566,7 +566,7 @@ func startNATSServer(t *testing.T, bin string) string {
 		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(addr)
-	var out syncBuffer
+	var out lockedBuffer
 	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", port, "-sd", t.TempDir())
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -588,9 +588,9 @@ func startNATSServer(t *testing.T, bin string) string {
 // startRegion runs "snodo region serve" as a process on a free port and
 // waits for its health check. It returns its base URL, and its log for
 // diagnostics.
-func startRegion(t *testing.T, bin, cfg, natsURL string) (string, *syncBuffer) {
+func startRegion(t *testing.T, bin, cfg, natsURL string) (string, *lockedBuffer) {
 	t.Helper()
-	var logBuf syncBuffer
+	var logBuf lockedBuffer
 	cmd := exec.Command(bin, "region", "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--nats", natsURL)
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
 	if err := cmd.Start(); err != nil {

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -239,7 +238,7 @@ func TestRegionServeJetStream(t *testing.T) {
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
-	var stderr syncBuffer
+	var stderr lockedBuffer
 	cmd := &cobra.Command{}
 	cmd.SetErr(&stderr)
 	served := make(chan error, 1)
@@ -274,24 +273,6 @@ func TestRegionServeJetStream(t *testing.T) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// syncBuffer is a bytes.Buffer safe for the server's log and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRegionTLS: "snodo region init --tls" makes a region that answers
 // HTTPS only: an envelope posted by a client trusting DIR/keys/tls.crt

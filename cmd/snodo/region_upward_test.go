@@ -26,7 +26,7 @@ func serveRegionFor(t *testing.T, cfg, listen string) (addr string, stop func())
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := &cobra.Command{}
-	cmd.SetErr(&syncBuffer{})
+	cmd.SetErr(&lockedBuffer{})
 	ready := make(chan string, 1)
 	served := make(chan error, 1)
 	go func() { served <- serveRegion(ctx, cmd, cfg, listen, "", 5*time.Second, ready) }()
