@@ -82,12 +82,14 @@ func TestRecordRules(t *testing.T) {
 					"partner_cf": strings.ToLower(cfC),
 					"notes":      []any{"ok", "referred with " + cfB + " by phone"},
 					cfC:          "key",
+					"cf " + cfA:  1,
 					"stp":        "STP0480171234567",
 					"plain":      "SRV-001-0002,SRV-003-0004,SRV-005",
 				}
 			}),
 			want: []problem{
 				{"/extensions/****************", "in clear"},
+				{"/extensions/" + strings.Repeat("*", len("cf "+cfA)), "in clear"},
 				{"/extensions/notes/1", "in clear"},
 				{"/extensions/partner_cf", "in clear"},
 				{"/extensions/stp", "in clear"},

@@ -585,8 +585,13 @@ func maskPointer(ptr string) string {
 }
 
 // maskToken replaces by asterisks a key of 11 digits, or of 16 letters and
-// digits with at least one digit: the shapes of the identifiers.
+// digits with at least one digit: the shapes of the identifiers; and a key
+// that holds a code in any way containsIdentifier finds (typed with
+// spaces, inside longer text).
 func maskToken(t string) string {
+	if containsIdentifier(t) {
+		return strings.Repeat("*", len(t))
+	}
 	digits, letters := 0, 0
 	for i := 0; i < len(t); i++ {
 		switch c := t[i]; {
