@@ -85,6 +85,8 @@ func FuzzRecord(f *testing.F) {
 		{tmpl(func(r record) { r["person"] = map[string]any{"person_id": "@ID@"} }), "01JFBF5KZNWJ47TAN9ZT24MNPZ"},
 		{tmpl(func(r record) { r["@ID@"] = 1 }), cfB},
 		{tmpl(func(r record) { r["@ID@"] = 1 }), "rss mra 85t10 a562s"},
+		{tmpl(func(r record) { r["extensions"] = map[string]any{"@ID@": 1} }), "rss mra 85t10 a562s"},
+		{tmpl(func(r record) { r["extensions"] = map[string]any{"note": "@ID@"} }), "cf " + cfA + " (madre)"},
 		{tmpl(func(r record) { r["source"] = "@ID@" }), cfA},
 		{tmpl(func(r record) { r["territory"] = "@ID@" }), cfA},
 		{tmpl(func(r record) { r["recorded_at"] = "@ID@" }), "2025-02-30T25:00:00Z"},
