@@ -22,7 +22,6 @@ import (
 	"github.com/snodo-hub/snodo/examples/sources/population"
 	"github.com/snodo-hub/snodo/hub/compare"
 	"github.com/snodo-hub/snodo/hub/federation"
-	"github.com/snodo-hub/snodo/hub/identity"
 	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/logging"
 	"github.com/snodo-hub/snodo/hub/pipeline"
@@ -410,12 +409,10 @@ func buildDemoTerritory(ctx context.Context, o demoOptions, t compare.Territory,
 // referral engine following the referrals, phase by phase and source by
 // source, in batches as a connector would deliver them.
 func demoIngest(ctx context.Context, keyPath string, t compare.Territory, act *demoActivity, st *store.Store, contract *schemas.Registry, log *slog.Logger) error {
-	raw, err := keyring.LoadPseudonymisationKey(keyPath)
+	key, err := keyring.LoadIdentityKey(keyPath)
 	if err != nil {
 		return err
 	}
-	var key identity.Key
-	copy(key[:], raw)
 	serves := map[string]string{}
 	for _, sys := range demoSystems {
 		serves[demoOrg(t.Code, sys)] = demoSource(sys)

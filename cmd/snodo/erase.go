@@ -30,14 +30,12 @@ func openSubjectHub(ctx context.Context, configPath string, stderr io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	raw, err := keyring.LoadPseudonymisationKey(h.cfg.Path(h.cfg.Keys.Pseudonymisation))
+	key, err := keyring.LoadIdentityKey(h.cfg.Path(h.cfg.Keys.Pseudonymisation))
 	if err != nil {
 		h.close()
 		return nil, &exitError{code: exitUsage, err: err}
 	}
-	s := &subjectHub{pipelineHub: h}
-	copy(s.key[:], raw)
-	return s, nil
+	return &subjectHub{pipelineHub: h, key: key}, nil
 }
 
 // subject is the person a data-protection command is about.

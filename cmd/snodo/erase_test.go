@@ -69,12 +69,10 @@ func hubKey(t *testing.T, cfgPath string) identity.Key {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := keyring.LoadPseudonymisationKey(c.Path(c.Keys.Pseudonymisation))
+	k, err := keyring.LoadIdentityKey(c.Path(c.Keys.Pseudonymisation))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var k identity.Key
-	copy(k[:], raw)
 	return k
 }
 
@@ -287,7 +285,7 @@ func TestEraseAndExportRefuseBadFlags(t *testing.T) {
 				if code != tc.code || !strings.Contains(stderr, tc.want) {
 					t.Errorf("%s: exit %d, stderr %q; want exit %d and %q", cmd, code, stderr, tc.code, tc.want)
 				}
-				noCodeAnywhere(t, cfg, append(cfs[:], validCF(7)), out, stderr)
+				noCodeAnywhere(t, cfg, append(cfs[:], validCF(7), cfs[1][:15]+"0"), out, stderr)
 			}
 		})
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/snodo-hub/snodo/hub/config"
-	"github.com/snodo-hub/snodo/hub/identity"
 	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/logging"
 	"github.com/snodo-hub/snodo/hub/pipeline"
@@ -65,12 +64,10 @@ func openPipelineHub(ctx context.Context, configPath string, stderr io.Writer, w
 		h.close()
 		return nil, &exitError{code: exitUsage, err: err}
 	}
-	raw, err := keyring.LoadPseudonymisationKey(cfg.Path(cfg.Keys.Pseudonymisation))
+	key, err := keyring.LoadIdentityKey(cfg.Path(cfg.Keys.Pseudonymisation))
 	if err != nil {
 		return fail(err)
 	}
-	var key identity.Key
-	copy(key[:], raw)
 	reg, err := registry()
 	if err != nil {
 		return fail(err)

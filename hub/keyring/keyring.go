@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/snodo-hub/snodo/hub/identity"
 )
 
 // KeySize is the size of the pseudonymisation key, in bytes.
@@ -46,6 +48,16 @@ func LoadPseudonymisationKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: a pseudonymisation key is %d random bytes written as %d hex digits; restore the file from your backup", path, KeySize, 2*KeySize)
 	}
 	return key, nil
+}
+
+// LoadIdentityKey reads the pseudonymisation key as the keyed identifier
+// index takes it.
+func LoadIdentityKey(path string) (identity.Key, error) {
+	raw, err := LoadPseudonymisationKey(path)
+	if err != nil {
+		return identity.Key{}, err
+	}
+	return identity.Key(raw), nil
 }
 
 // CreateSigningKey writes a new Ed25519 private key (PEM, PKCS #8) to path

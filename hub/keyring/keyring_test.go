@@ -37,6 +37,9 @@ func TestPseudonymisationKeyRoundTrip(t *testing.T) {
 	if err != nil || !bytes.Equal(got, k) || len(k) != keyring.KeySize {
 		t.Fatalf("load: %v", err)
 	}
+	if ik, err := keyring.LoadIdentityKey(p); err != nil || !bytes.Equal(ik[:], k) {
+		t.Fatalf("LoadIdentityKey: %v", err)
+	}
 	if _, err := keyring.CreatePseudonymisationKey(p); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
 		t.Fatalf("second create: %v", err)
 	}
