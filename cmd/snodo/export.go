@@ -53,12 +53,9 @@ type exportRecord struct {
 }
 
 func toExportRecord(r store.StoredRecord) exportRecord {
-	e := exportRecord{Schema: r.Schema, SchemaID: r.SchemaID, Source: r.Source, RecordID: r.RecordID,
-		FirstStoredAt: r.FirstStoredAt, UpdatedAt: r.UpdatedAt, Version: r.Version, Body: json.RawMessage(r.Body)}
-	if !r.RecordedAt.IsZero() {
-		e.RecordedAt = &r.RecordedAt
-	}
-	return e
+	return exportRecord{Schema: r.Schema, SchemaID: r.SchemaID, Source: r.Source, RecordID: r.RecordID,
+		FirstStoredAt: r.FirstStoredAt, UpdatedAt: r.UpdatedAt, Version: r.Version, Body: json.RawMessage(r.Body),
+		RecordedAt: optTime(r.RecordedAt)}
 }
 
 type exportReferral struct {
@@ -92,19 +89,12 @@ type exportEvent struct {
 	RecordedAt time.Time `json:"recorded_at"`
 }
 
-func optionalTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func toExportReferral(r store.Referral, events []store.ReferralEvent) exportReferral {
 	out := exportReferral{Source: r.Source, RecordID: r.RecordID, Requester: r.Requester, Owner: r.Owner,
 		Priority: r.Priority, Category: r.Category, Status: r.Status, StatusReason: r.StatusReason,
-		StatusAt: r.StatusAt, AuthoredOn: r.AuthoredOn, RespondedAt: optionalTime(r.RespondedAt),
-		ClosedAt: optionalTime(r.ClosedAt), Delivery: r.Delivery, DeliveryNote: r.DeliveryNote,
-		DeliveredAt: optionalTime(r.DeliveredAt), Events: make([]exportEvent, len(events))}
+		StatusAt: r.StatusAt, AuthoredOn: r.AuthoredOn, RespondedAt: optTime(r.RespondedAt),
+		ClosedAt: optTime(r.ClosedAt), Delivery: r.Delivery, DeliveryNote: r.DeliveryNote,
+		DeliveredAt: optTime(r.DeliveredAt), Events: make([]exportEvent, len(events))}
 	for i, e := range events {
 		out.Events[i] = exportEvent{From: e.From, To: e.To, Reason: e.Reason, SetBy: e.SetBy, At: e.At,
 			Outcome: e.Outcome, Problem: e.Problem, RecordedAt: e.RecordedAt}

@@ -14,15 +14,19 @@ import (
 	"github.com/snodo-hub/snodo/hub/store"
 )
 
+// retentionActor names the daily retention of "snodo run" in the audit
+// log: no one typed a command.
+const retentionActor = "snodo run (daily retention)"
+
 // retentionInterval is how often "snodo run" applies the retention.
 const retentionInterval = 24 * time.Hour
 
 // applyRetention applies the configured retention once and logs what it
-// deleted, by schema: counts only, never an id.
-func applyRetention(ctx context.Context, st *store.Store, months map[string]int, dryRun bool, log *slog.Logger) (store.RetentionResult, error) {
-	actor := ""
-	if !dryRun {
-		actor = cliActor()
+// deleted, by schema: counts only, never an id. actor is who the audit log
+// names ("" with dryRun, which writes nothing).
+func applyRetention(ctx context.Context, st *store.Store, months map[string]int, dryRun bool, actor string, log *slog.Logger) (store.RetentionResult, error) {
+	if dryRun {
+		actor = ""
 	}
 	res, err := st.ApplyRetention(ctx, months, time.Now(), dryRun, actor)
 	if err != nil {
@@ -51,7 +55,7 @@ func retentionLoop(ctx context.Context, h *pipelineHub, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := applyRetention(ctx, h.st, h.cfg.Retention, false, log); err != nil && ctx.Err() == nil {
+		if _, err := applyRetention(ctx, h.st, h.cfg.Retention, false, retentionActor, log); err != nil && ctx.Err() == nil {
 			log.Error("retention failed: the records are kept and it is tried again", "in", every.String(), "error", err)
 		}
 		select {
@@ -110,7 +114,7 @@ and the counts are what a run would delete now.`,
 				}
 				return nil
 			}
-			res, err := applyRetention(context.WithoutCancel(ctx), h.st, h.cfg.Retention, dryRun, h.log.With("component", "retention"))
+			res, err := applyRetention(context.WithoutCancel(ctx), h.st, h.cfg.Retention, dryRun, cliActor(), h.log.With("component", "retention"))
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}

@@ -17,14 +17,7 @@ import (
 
 func appendConfig(t *testing.T, cfg, text string) {
 	t.Helper()
-	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := appendFile(cfg, text); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -166,7 +159,17 @@ func TestRetentionLoopRunsAtStartAndAgain(t *testing.T) {
 	if runs < 3 {
 		t.Errorf("%d audit entries after three runs, want one per run", runs)
 	}
-	// Without a retention section the loop returns at once.
+	if n := sqlCount(t, dir+"/snodo.db", `SELECT count(*) FROM audit WHERE actor = '`+retentionActor+`'`); n != int64(runs) {
+		t.Errorf("%d of %d audit entries name %q: the daily runs are not anyone's command", n, runs, retentionActor)
+	}
+	// Without a retention section the loop returns at once, although its
+	// context does not end.
 	empty := &pipelineHub{cfg: &config.Config{}, st: st, log: slog.New(slog.DiscardHandler)}
-	retentionLoop(ctx, empty, time.Millisecond)
+	returned := make(chan struct{})
+	go func() { retentionLoop(context.Background(), empty, time.Millisecond); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("retentionLoop without a retention section did not return")
+	}
 }
