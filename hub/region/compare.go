@@ -221,7 +221,7 @@ func valuesOf(ts []compare.Territory, ind *schemas.Indicator, ec *epochCells, br
 			} else {
 				// A sum's sum and denominator are two cells noised
 				// independently.
-				sv, err := tc.noise.cellVariance(total, false)
+				sv, err := tc.noise.cellVariance(total)
 				if err != nil {
 					return nil, err
 				}
@@ -241,7 +241,7 @@ func valuesOf(ts []compare.Territory, ind *schemas.Indicator, ec *epochCells, br
 				c.Suppressed = c.Suppressed || tc.suppressed[m]
 				c.Num += tc.value[m]
 			}
-			v, err := tc.noise.cellVariance(total, false)
+			v, err := tc.noise.cellVariance(total)
 			if err != nil {
 				return nil, err
 			}

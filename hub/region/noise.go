@@ -54,12 +54,13 @@ func (n envelopeNoise) cellSigma2(total, rateDenominator bool) *big.Rat {
 	return new(big.Rat).Mul(s, big.NewRat(2, 1))
 }
 
-// cellVariance is the variance of the noise on one published cell, -1
+// cellVariance is the variance of the noise on one published cell (not a
+// partitioned rate's denominator: rateNoise accounts for that), -1
 // when the region does not know it (a region's sums, whose noise per cell
 // it does not keep): disclosure.Variance of its σ² (cellSigma2), or b²/12
 // for rounding to base b, counted as a uniform error.
-func (n envelopeNoise) cellVariance(total, rateDenominator bool) (float64, error) {
-	if s := n.cellSigma2(total, rateDenominator); s != nil {
+func (n envelopeNoise) cellVariance(total bool) (float64, error) {
+	if s := n.cellSigma2(total, false); s != nil {
 		v, err := disclosure.Variance(s)
 		if err != nil {
 			return 0, fmt.Errorf("the σ² of %s: %w", n.territory, err)
@@ -77,7 +78,7 @@ func (n envelopeNoise) cellVariance(total, rateDenominator bool) (float64, error
 // as a partition has Var(den) = 2v and Cov = v for the variance v of one
 // cell; otherwise the two counts' noise is independent.
 func (n envelopeNoise) rateNoise(total bool) (disclosure.RateNoise, bool, error) {
-	v, err := n.cellVariance(total, false)
+	v, err := n.cellVariance(total)
 	if err != nil || v < 0 {
 		return disclosure.RateNoise{}, false, err
 	}
