@@ -453,7 +453,7 @@ func TestFederationEndToEnd(t *testing.T) {
 
 	// A tampered envelope on the JetStream subject: refused and logged.
 	natsTampered := changeOneValue(t, sent["ATS-EST/2025/0"])
-	pub, err := federation.NewJetStreamPublisher(natsURL)
+	pub, err := federation.NewJetStreamPublisher(natsURL, federation.NATSAccess{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,7 +221,7 @@ func TestRegionServeJetStream(t *testing.T) {
 	env := sealedCaseload(t, "ATS-01", key, "2025", 120)
 	tampered := bytes.Replace(env, []byte(`"software_version":"test"`), []byte(`"software_version":"tezt"`), 1)
 
-	pub, err := federation.NewJetStreamPublisher(natsURL)
+	pub, err := federation.NewJetStreamPublisher(natsURL, federation.NATSAccess{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func openUplinkTo(u upstream, st *store.Store, log *slog.Logger) (*federation.Up
 	var pub message.Publisher
 	switch {
 	case u.NATSURL != "":
-		p, err := federation.NewJetStreamPublisherWith(u.NATSURL, federation.NATSAccess{CredentialsFile: u.NATSCredentials, CAFile: u.CAFile})
+		p, err := federation.NewJetStreamPublisher(u.NATSURL, federation.NATSAccess{CredentialsFile: u.NATSCredentials, CAFile: u.CAFile})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s.nats_url: %w", u.Where, err)
 		}

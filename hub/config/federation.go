@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
-	"os"
 	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/snodo-hub/snodo/hub/disclosure"
+	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/plugins/sdk/yamldoc"
 )
 
@@ -67,16 +67,12 @@ func federationProblems(path string, doc *yaml.Node) []Problem {
 	problem := func(msg string) []Problem {
 		return []Problem{{File: path, Line: node.Line, Column: node.Column, Pointer: "/federation/nats_credentials", Message: msg}}
 	}
-	info, err := os.Stat(file)
+	err := keyring.CheckPrivate(file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return problem(fmt.Sprintf("%s does not exist: the NATS credentials file (.creds) from the NATS server's operator", file))
 	case err != nil:
 		return problem(err.Error())
-	case !info.Mode().IsRegular():
-		return problem(fmt.Sprintf("%s is not a regular file", file))
-	case info.Mode().Perm()&0o077 != 0:
-		return problem(fmt.Sprintf("%s is readable by others (mode %04o): run \"chmod 600 %s\"", file, info.Mode().Perm(), file))
 	}
 	return nil
 }

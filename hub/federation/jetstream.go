@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/store"
 )
 
@@ -116,15 +117,8 @@ func (a NATSAccess) Check() error {
 // file: nats.go would otherwise only fail at each connection attempt, in
 // the background.
 func checkCredentialsFile(path string) error {
-	info, err := os.Stat(path)
-	if err != nil {
+	if err := keyring.CheckPrivate(path); err != nil {
 		return fmt.Errorf("NATS credentials: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("NATS credentials: %s is not a regular file", path)
-	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("NATS credentials: %s is readable by others (mode %04o): run \"chmod 600 %s\"", path, info.Mode().Perm(), path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -193,17 +187,11 @@ type JetStreamPublisher struct {
 
 var _ message.Publisher = (*JetStreamPublisher)(nil)
 
-// NewJetStreamPublisher connects to the NATS server at natsURL without
-// credentials (connecting in the background if it is down).
-func NewJetStreamPublisher(natsURL string) (*JetStreamPublisher, error) {
-	return NewJetStreamPublisherWith(natsURL, NATSAccess{})
-}
-
-// NewJetStreamPublisherWith connects to the NATS server at natsURL with
+// NewJetStreamPublisher connects to the NATS server at natsURL with
 // access's credentials and authorities (connecting in the background if it
 // is down). A credentials or CA file that cannot be used fails here, not at
 // the first publish.
-func NewJetStreamPublisherWith(natsURL string, access NATSAccess) (*JetStreamPublisher, error) {
+func NewJetStreamPublisher(natsURL string, access NATSAccess) (*JetStreamPublisher, error) {
 	opts, err := natsOptions("snodo uplink", access)
 	if err != nil {
 		return nil, fmt.Errorf("federation: %w", err)

@@ -194,7 +194,7 @@ func TestJetStreamUplink(t *testing.T) {
 	key := newKey(t)
 	sent := enqueueReleases(t, st, key, "2025-Q1", "2025-Q2")
 
-	pub, err := NewJetStreamPublisher(url)
+	pub, err := NewJetStreamPublisher(url, NATSAccess{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestJetStreamPermanentTerminated(t *testing.T) {
 	t.Parallel()
 	url := startNATS(t)
 	admin := natsAdmin(t, url)
-	pub, err := NewJetStreamPublisher(url)
+	pub, err := NewJetStreamPublisher(url, NATSAccess{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestFaultJetStreamServerDown(t *testing.T) {
 	st, clk := openClockedStore(t)
 	key := newKey(t)
 	enqueueReleases(t, st, key, "2025-Q2")
-	pub, err := NewJetStreamPublisher(url) // the server is down: connects later
+	pub, err := NewJetStreamPublisher(url, NATSAccess{}) // the server is down: connects later
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +474,7 @@ func TestJetStreamCredentials(t *testing.T) {
 	t.Parallel()
 	url, creds := natsWithAccounts(t)
 
-	anonymous, err := NewJetStreamPublisher(url)
+	anonymous, err := NewJetStreamPublisher(url, NATSAccess{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +487,7 @@ func TestJetStreamCredentials(t *testing.T) {
 	st, clk := openClockedStore(t)
 	key := newKey(t)
 	sent := enqueueReleases(t, st, key, "2025-Q1")
-	pub, err := NewJetStreamPublisherWith(url, NATSAccess{CredentialsFile: creds})
+	pub, err := NewJetStreamPublisher(url, NATSAccess{CredentialsFile: creds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +547,7 @@ func TestJetStreamCredentials(t *testing.T) {
 		notCreds:                         "not a NATS credentials file",
 		filepath.Join(dir, "none.creds"): "no such file",
 	} {
-		if p, err := NewJetStreamPublisherWith(url, NATSAccess{CredentialsFile: file}); err == nil || !strings.Contains(err.Error(), want) {
+		if p, err := NewJetStreamPublisher(url, NATSAccess{CredentialsFile: file}); err == nil || !strings.Contains(err.Error(), want) {
 			if p != nil {
 				p.Close()
 			}
@@ -582,7 +582,7 @@ tls { cert_file: %q, key_file: %q }
 	runNATS(t, "-c", conf)
 	url := fmt.Sprintf("tls://127.0.0.1:%d", port)
 
-	untrusting, err := NewJetStreamPublisher(url)
+	untrusting, err := NewJetStreamPublisher(url, NATSAccess{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +591,7 @@ tls { cert_file: %q, key_file: %q }
 
 	st, clk := openClockedStore(t)
 	enqueueReleases(t, st, newKey(t), "2025-Q1")
-	pub, err := NewJetStreamPublisherWith(url, NATSAccess{CAFile: cert})
+	pub, err := NewJetStreamPublisher(url, NATSAccess{CAFile: cert})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +605,7 @@ tls { cert_file: %q, key_file: %q }
 		return deliverDue(t, u) == 1
 	})
 
-	if _, err := NewJetStreamPublisherWith(url, NATSAccess{CAFile: conf}); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+	if _, err := NewJetStreamPublisher(url, NATSAccess{CAFile: conf}); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
 		t.Errorf("a CA file without certificates: %v", err)
 	}
 }

@@ -130,14 +130,27 @@ func writeNew(path string, data []byte) error {
 
 // readPrivate reads a key file and refuses one that others may read.
 func readPrivate(path string) ([]byte, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
-	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s is readable by others (mode %04o): run \"chmod 600 %s\"", path, info.Mode().Perm(), path)
+	if err := CheckPrivate(path); err != nil {
+		return nil, err
 	}
 	return os.ReadFile(path)
+}
+
+// CheckPrivate says whether path is a regular file that only its owner may
+// read, as every secret of the hub must be (keys, NATS credentials). A
+// missing file's error wraps fs.ErrNotExist.
+func CheckPrivate(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("key file: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s is readable by others (mode %04o): run \"chmod 600 %s\"", path, info.Mode().Perm(), path)
+	}
+	return nil
 }
 
 // LoadTLSKeyPair reads a TLS certificate and its private key, refusing a
