@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -50,15 +49,27 @@ func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) (err error) {
 
 // diskFull says what SQLite's "database or disk is full" means for an
 // admin — the disk, and where — keeping err in the chain (IsDiskFull).
-// Other errors are returned as they are.
+// Other errors, and one said already (a nested write), are returned as
+// they are.
 func (s *Store) diskFull(err error) error {
-	if !IsDiskFull(err) || strings.Contains(err.Error(), diskFullText) {
+	var said *diskFullError
+	if !IsDiskFull(err) || errors.As(err, &said) {
 		return err
 	}
-	return fmt.Errorf("%s %s (the transaction was rolled back; nothing is half-written): %w", diskFullText, s.dir, err)
+	return &diskFullError{dir: s.dir, err: err}
 }
 
-const diskFullText = "the disk is full: free space on"
+// diskFullError is SQLite's SQLITE_FULL with the folder to free space in.
+type diskFullError struct {
+	dir string
+	err error
+}
+
+func (e *diskFullError) Error() string {
+	return fmt.Sprintf("the disk is full: free space on %s (the transaction was rolled back; nothing is half-written): %v", e.dir, e.err)
+}
+
+func (e *diskFullError) Unwrap() error { return e.err }
 
 // IsDiskFull says whether err, or an error it wraps, is SQLite's
 // SQLITE_FULL: the disk (or the database's size limit) is full.
