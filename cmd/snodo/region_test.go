@@ -98,20 +98,28 @@ func TestRegionInitAndEnrol(t *testing.T) {
 	}
 }
 
+// enrolNewKey makes a signing key and enrols its public half (base64) for
+// territory at the region of cfg.
+func enrolNewKey(t *testing.T, cfg, territory string) ed25519.PrivateKey {
+	t.Helper()
+	key, err := keyring.CreateSigningKey(filepath.Join(t.TempDir(), "signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	if code, _, stderr := snodo(t, "", "region", "enrol", "--territory", territory, "--key", b64, "--config", cfg); code != 0 {
+		t.Fatalf("enrol %s: %s", territory, stderr)
+	}
+	return key
+}
+
 // TestRegionServe runs the region's server, sends it a real envelope and
 // stops it with its context.
 func TestRegionServe(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	cfg := regionHub(t)
-	key, err := keyring.CreateSigningKey(filepath.Join(t.TempDir(), "signing.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b64 := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
-	if code, _, stderr := snodo(t, "", "region", "enrol", "--territory", "ATS-01", "--key", b64, "--config", cfg); code != 0 {
-		t.Fatalf("enrol: %s", stderr)
-	}
+	key := enrolNewKey(t, cfg, "ATS-01")
 	code, viewer, _ := snodo(t, "", "region", "tokens", "create", "--name", "dashboard", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("tokens create: exit %d", code)
@@ -210,14 +218,7 @@ func TestRegionServeJetStream(t *testing.T) {
 	ctx := context.Background()
 
 	cfg := regionHub(t)
-	key, err := keyring.CreateSigningKey(filepath.Join(t.TempDir(), "signing.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b64 := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
-	if code, _, stderr := snodo(t, "", "region", "enrol", "--territory", "ATS-01", "--key", b64, "--config", cfg); code != 0 {
-		t.Fatalf("enrol: %s", stderr)
-	}
+	key := enrolNewKey(t, cfg, "ATS-01")
 	env := sealedCaseload(t, "ATS-01", key, "2025", 120)
 	tampered := bytes.Replace(env, []byte(`"software_version":"test"`), []byte(`"software_version":"tezt"`), 1)
 
@@ -290,14 +291,7 @@ func TestRegionTLS(t *testing.T) {
 	if info, err := os.Stat(filepath.Join(dir, "keys", "tls.key")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("the TLS key: %v, mode %v", err, info)
 	}
-	key, err := keyring.CreateSigningKey(filepath.Join(t.TempDir(), "signing.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b64 := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
-	if code, _, stderr := snodo(t, "", "region", "enrol", "--territory", "ATS-01", "--key", b64, "--config", cfg); code != 0 {
-		t.Fatalf("enrol: %s", stderr)
-	}
+	key := enrolNewKey(t, cfg, "ATS-01")
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
 	cmd := &cobra.Command{}

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/snodo-hub/snodo/hub/store"
 	territorytls "github.com/snodo-hub/snodo/hub/territory"
 )
 
@@ -194,15 +195,7 @@ func TestJetStreamUplink(t *testing.T) {
 	key := newKey(t)
 	sent := enqueueReleases(t, st, key, "2025-Q1", "2025-Q2")
 
-	pub, err := NewJetStreamPublisher(url, NATSAccess{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	u, err := NewUplink(st, UplinkConfig{Territory: territory, Publisher: pub, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, u := uplinkOver(t, st, clk.Now, url, NATSAccess{})
 	if n := deliverDue(t, u); n != 2 {
 		t.Fatalf("delivered %d, want 2", n)
 	}
@@ -315,15 +308,7 @@ func TestFaultJetStreamServerDown(t *testing.T) {
 	st, clk := openClockedStore(t)
 	key := newKey(t)
 	enqueueReleases(t, st, key, "2025-Q2")
-	pub, err := NewJetStreamPublisher(url, NATSAccess{}) // the server is down: connects later
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	u, err := NewUplink(st, UplinkConfig{Territory: territory, Publisher: pub, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, u := uplinkOver(t, st, clk.Now, url, NATSAccess{}) // the server is down: connects later
 	for range 3 {
 		clk.Add(time.Hour)
 		if n := deliverDue(t, u); n != 0 {
@@ -448,6 +433,22 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// uplinkOver is an uplink of st publishing to the NATS server at url with
+// access, closed at the end of the test.
+func uplinkOver(t *testing.T, st *store.Store, now func() time.Time, url string, access NATSAccess) (*JetStreamPublisher, *Uplink) {
+	t.Helper()
+	pub, err := NewJetStreamPublisher(url, access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	u, err := NewUplink(st, UplinkConfig{Territory: territory, Publisher: pub, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, u
+}
+
 // publishRefused publishes until the error says why (the first attempts
 // may fail before nats.go has heard the server's answer) and returns it.
 //
@@ -498,15 +499,7 @@ func TestJetStreamCredentials(t *testing.T) {
 	st, clk := openClockedStore(t)
 	key := newKey(t)
 	sent := enqueueReleases(t, st, key, "2025-Q1")
-	pub, err := NewJetStreamPublisher(url, NATSAccess{CredentialsFile: creds})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	u, err := NewUplink(st, UplinkConfig{Territory: territory, Publisher: pub, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, u := uplinkOver(t, st, clk.Now, url, NATSAccess{CredentialsFile: creds})
 	eventually(t, "the envelope delivered with credentials", func() bool {
 		clk.Add(time.Hour)
 		return deliverDue(t, u) == 1
@@ -602,15 +595,7 @@ tls { cert_file: %q, key_file: %q }
 
 	st, clk := openClockedStore(t)
 	enqueueReleases(t, st, newKey(t), "2025-Q1")
-	pub, err := NewJetStreamPublisher(url, NATSAccess{CAFile: cert})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	u, err := NewUplink(st, UplinkConfig{Territory: territory, Publisher: pub, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, u := uplinkOver(t, st, clk.Now, url, NATSAccess{CAFile: cert})
 	eventually(t, "the envelope delivered over TLS with the CA file", func() bool {
 		clk.Add(time.Hour)
 		return deliverDue(t, u) == 1
