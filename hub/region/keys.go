@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/snodo-hub/snodo/hub/identity"
+	"github.com/snodo-hub/snodo/hub/logging"
 	"github.com/snodo-hub/snodo/hub/store"
 )
 
@@ -32,8 +32,10 @@ func (e *KeyRevokedError) Error() string {
 const maxRevokeReason = 200
 
 // checkReason keeps the reason fit for the audit log, which must hold no
-// personal identifiers: one line, short, and no word that is a codice
-// fiscale (an operator might name the person who lost the key).
+// personal identifiers: one line, short, and nothing shaped like a
+// codice fiscale, an STP/ENI code or 11 digits (an operator might name
+// the person who lost the key). The shape is what the logs' redaction
+// looks for, check character or not: a mistyped code still names a person.
 func checkReason(reason string) error {
 	if len(reason) > maxRevokeReason {
 		return fmt.Errorf("the reason has %d bytes: keep it to %d", len(reason), maxRevokeReason)
@@ -41,10 +43,8 @@ func checkReason(reason string) error {
 	if strings.ContainsFunc(reason, unicode.IsControl) {
 		return errors.New("the reason must be one line of text")
 	}
-	for _, w := range strings.FieldsFunc(reason, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune(",;:()[]\"'", r) }) {
-		if identity.IsCodiceFiscale(w) {
-			return errors.New("the reason holds a codice fiscale: the audit log must hold no personal identifiers")
-		}
+	if _, found := logging.Redact(reason); found {
+		return errors.New("the reason holds something shaped like a personal identifier (a codice fiscale, an STP/ENI code or 11 digits): the audit log must hold none; say what happened without naming anyone")
 	}
 	return nil
 }

@@ -61,7 +61,12 @@ func TestRevokeKey(t *testing.T) {
 	if _, err := reg.in.Receive(ctx, envelope(t, "ATS-A", reg.keys["ATS-A"], "2025-Q1", countsA)); err != nil {
 		t.Fatalf("before the revocation: %v", err)
 	}
-	for _, bad := range []string{"line one\nline two", strings.Repeat("x", maxRevokeReason+1), "lost by RSSMRA85T10A562S"} {
+	for _, bad := range []string{"line one\nline two", strings.Repeat("x", maxRevokeReason+1), "lost by RSSMRA85T10A562S",
+		"lost by RSSMRA85T10A562S.",              // ended by a full stop
+		"lost by RSSMRA85T10A562X",               // a wrong check character still names a person
+		"lost by rss mra 85t10 a562s",            // typed in groups, lower case
+		"lost by the holder of STP1234567890123", // a foreigner's health code
+	} {
 		if _, err := RevokeKey(ctx, reg.st, "cli:ops", id, bad); err == nil {
 			t.Errorf("reason %.30q accepted", bad)
 		}
