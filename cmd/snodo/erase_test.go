@@ -271,6 +271,8 @@ func TestEraseAndExportRefuseBadFlags(t *testing.T) {
 		"unknown kind":  {[]string{"--identifier", "passport:" + cfs[1], "--dry-run"}, exitUsage, "unknown identifier kind"},
 		"unknown code":  {[]string{"--identifier", "cf:" + validCF(7), "--dry-run"}, exitFindings, "no person of this hub has that cf"},
 		"dry run & yes": {[]string{"--person", unknown, "--dry-run", "--yes"}, exitUsage, "cannot be undone"},
+		// cobra's own error quotes the argument: masked.
+		"code without its flag": {[]string{cfs[1], "--dry-run"}, exitUsage, `unknown command "****************"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, cmd := range []string{"erase", "export"} {

@@ -12,8 +12,10 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/snodo-hub/snodo/plugins/host"
 	"github.com/spf13/cobra"
+
+	"github.com/snodo-hub/snodo/hub/logging"
+	"github.com/snodo-hub/snodo/plugins/host"
 )
 
 // Exit codes. They are part of the command-line contract.
@@ -83,8 +85,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return ee.code
 	}
-	// Errors from cobra itself: unknown commands and flags.
-	fmt.Fprintln(stderr, "snodo:", err)
+	// Errors from cobra itself: unknown commands and flags. They quote
+	// what was typed, which may be a codice fiscale given without its flag
+	// ("snodo erase RSSMRA…"): it is masked like in the logs.
+	msg, _ := logging.Redact(err.Error())
+	fmt.Fprintln(stderr, "snodo:", msg)
 	fmt.Fprintln(stderr, `Run "snodo --help" for usage.`)
 	return exitUsage
 }
