@@ -210,9 +210,13 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 		}
 		return nil
 	}
+	// The live loop stops with the server, also when the server cannot
+	// start (a busy port): driving.Wait would otherwise wait for ever.
 	var driving sync.WaitGroup
 	defer driving.Wait()
-	keepLive(ctx, lts, 5*time.Second, &driving)
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	keepLive(liveCtx, lts, 5*time.Second, &driving, stderr)
 	printLive(stdout, lts)
 	return reg.serve(ctx, o.listen, stdout, log)
 }

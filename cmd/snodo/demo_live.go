@@ -137,7 +137,6 @@ func buildDemoConnectors(ctx context.Context, dir string) (map[population.System
 type liveTerritory struct {
 	m      demoLiveModel
 	t      compare.Territory
-	pop    *population.Population
 	hubDir string
 	cfg    string
 
@@ -159,7 +158,7 @@ type liveTerritory struct {
 // writes its connectors and organisations into snodo.yaml and starts its
 // hub.
 func startLive(ctx context.Context, dir string, m demoLiveModel, t compare.Territory, pop *population.Population, bins map[population.System]string, seed int64, listen string) (*liveTerritory, error) {
-	lt := &liveTerritory{m: m, t: t, pop: pop, hubDir: filepath.Join(dir, "territories", t.Code),
+	lt := &liveTerritory{m: m, t: t, hubDir: filepath.Join(dir, "territories", t.Code),
 		r: rand.New(rand.NewPCG(uint64(seed), 0x11fe))}
 	lt.cfg = filepath.Join(lt.hubDir, "snodo.yaml")
 	sources := filepath.Join(dir, "sources", t.Code)
@@ -475,14 +474,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // keepLive goes on with a day every interval until ctx ends, while the
 // demo serves: the territory dashboards and APIs keep moving.
-func keepLive(ctx context.Context, lts []*liveTerritory, interval time.Duration, wg *sync.WaitGroup) {
+func keepLive(ctx context.Context, lts []*liveTerritory, interval time.Duration, wg *sync.WaitGroup, stderr io.Writer) {
 	wg.Go(func() {
+		said := map[string]bool{} // a failing territory is reported once, not every interval
 		for n := 0; ; n++ {
 			if sleepCtx(ctx, interval) != nil {
 				return
 			}
 			for _, lt := range lts {
-				_ = lt.day(n%3 == 0)
+				if err := lt.day(n%3 == 0); err != nil && !said[lt.t.Code] && ctx.Err() == nil {
+					said[lt.t.Code] = true
+					fmt.Fprintf(stderr, "%s: il territorio dal vivo si è fermato: %v\n", lt.t.Code, err)
+				}
 			}
 		}
 	})
