@@ -72,8 +72,8 @@
       ofPeers: (c, n) => `${c} di ${n}`,
       // Breakdowns (indicator page).
       breakdown: 'Suddivisione', total: 'Totale',
-      bdNote: 'Ogni cella di una suddivisione porta molto più rumore di protezione di un totale (varianza 384 contro 11,4 per un totale): i valori dei singoli territori hanno intervalli larghi o non sono mostrati. Sono significativi il valore regionale e quelli dei gruppi, che sommano più territori.',
-      bdNoteTerritory: 'Ogni cella di una suddivisione porta molto più rumore di protezione di un totale (varianza 384 contro 11,4 per un totale): il valore del territorio ha un intervallo largo o non è mostrato. Le suddivisioni sono fatte per essere sommate tra i territori, a livello regionale.',
+      bdNote: 'Ogni cella di una suddivisione porta molto più rumore di protezione di un totale: i valori dei singoli territori hanno intervalli larghi o non sono mostrati. Sono significativi il valore regionale e quelli dei gruppi, che sommano più territori.',
+      bdNoteTerritory: 'Ogni cella di una suddivisione porta molto più rumore di protezione di un totale: il valore del territorio ha un intervallo largo o non è mostrato. Le suddivisioni sono fatte per essere sommate tra i territori, a livello regionale.',
       bdAnnualOnly: 'Le suddivisioni sono pubblicate solo nei rilasci annuali: scegliete un anno per vederle.',
       totalOnly: 'Questo grafico mostra il totale: non è disponibile per suddivisione.',
       bdValues: {
@@ -145,8 +145,8 @@
       kinds: { ratio: 'ratio', binned: 'distribution', count: 'count', sum: 'sum' },
       ofPeers: (c, n) => `${c} of ${n}`,
       breakdown: 'Breakdown', total: 'Total',
-      bdNote: 'Each breakdown cell carries far more protective noise than a total (variance 384 against 11.4 for a total): single territories\' values have wide intervals or are not shown. The regional and group values, which add up several territories, are the meaningful ones.',
-      bdNoteTerritory: 'Each breakdown cell carries far more protective noise than a total (variance 384 against 11.4 for a total): the territory\'s value has a wide interval or is not shown. Breakdowns are meant to be added up over territories, at regional level.',
+      bdNote: 'Each breakdown cell carries far more protective noise than a total: single territories\' values have wide intervals or are not shown. The regional and group values, which add up several territories, are the meaningful ones.',
+      bdNoteTerritory: 'Each breakdown cell carries far more protective noise than a total: the territory\'s value has a wide interval or is not shown. Breakdowns are meant to be added up over territories, at regional level.',
       bdAnnualOnly: 'Breakdowns are released only in the annual releases: choose a year to see them.',
       totalOnly: 'This chart shows the total: it is not available by breakdown.',
       bdValues: {
@@ -955,7 +955,6 @@
           [T().group, T().members, { label: T().mean, num: true }, { label: T().ci, num: true }, { label: T().contributing, num: true }, { label: T().pooled, num: true }, { label: T().ci, num: true }],
           groups.map((g) => [groupTitle(g.group), ((groupOf(g.group) || {}).members || []).map(terrName).join(', '), { v: valueCell(g.mean) }, ciText(g.mean),
             T().coverageShort(g.mean_coverage.contributing, g.mean_coverage.enrolled), { v: valueCell(g.pooled) }, ciText(g.pooled)]), 'table-groups')));
-      // Trends need quarterly releases; an indicator published yearly has none.
     }
     if (ratio) {
       // Trends need quarterly releases; an indicator published yearly has none.
