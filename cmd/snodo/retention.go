@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -29,7 +30,9 @@ func applyRetention(ctx context.Context, st *store.Store, months map[string]int,
 		actor = ""
 	}
 	res, err := st.ApplyRetention(ctx, months, time.Now(), dryRun, actor)
-	if err != nil {
+	if errors.Is(err, store.ErrLogNotCleared) {
+		log.Warn("retention applied; " + store.ErrLogNotCleared.Error())
+	} else if err != nil {
 		return res, err
 	}
 	if dryRun {

@@ -234,8 +234,34 @@ func (s *Store) ErasePerson(ctx context.Context, personID string, quarantineIDs 
 	if err != nil && !errors.Is(err, errRollback) {
 		return Erasure{}, fmt.Errorf("erase person %s: %w", personID, err)
 	}
+	if !dryRun && e != (Erasure{}) {
+		if err := s.truncateWAL(ctx); err != nil {
+			return e, fmt.Errorf("erase person %s: erased, but %w", personID, err)
+		}
+	}
 	return e, nil
 }
+
+// truncateWAL copies the write-ahead log into the database and empties
+// it, after a deletion: the log still holds the deleted rows' pages as
+// they were (secure_delete zeroes them in the database, not in the log).
+// It waits for readers as long as the busy timeout allows.
+func (s *Store) truncateWAL(ctx context.Context) error {
+	var busy, frames, copied int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied); err != nil {
+		return fmt.Errorf("clear the write-ahead log: %w", err)
+	}
+	if busy != 0 {
+		return ErrLogNotCleared
+	}
+	return nil
+}
+
+// ErrLogNotCleared says that a deletion is committed but the write-ahead
+// log, which still holds the deleted rows, could not be emptied because
+// other connections kept reading: SQLite overwrites it in later
+// checkpoints. The deletion itself stands.
+var ErrLogNotCleared = errors.New("the write-ahead log could not be emptied while other connections read the database: the deleted rows leave it in later checkpoints")
 
 func (t *Tx) erasePerson(ctx context.Context, personID string, quarantineIDs []int64, e *Erasure) error {
 	refs, err := t.referralKeys(ctx, `SELECT source, record_id FROM referrals WHERE person_id = ?1`, personID)
@@ -417,7 +443,22 @@ JOIN records c ON c.source = r.source AND c.record_id = r.record_id WHERE c.`+ol
 	if err != nil && !errors.Is(err, errRollback) {
 		return RetentionResult{}, fmt.Errorf("apply retention: %w", err)
 	}
+	if !dryRun && res.deleted() {
+		if err := s.truncateWAL(ctx); err != nil {
+			return res, fmt.Errorf("apply retention: deleted, but %w", err)
+		}
+	}
 	return res, nil
+}
+
+// deleted says whether the retention deleted anything.
+func (r RetentionResult) deleted() bool {
+	for _, n := range r.Records {
+		if n > 0 {
+			return true
+		}
+	}
+	return r.Persons > 0 || r.Referrals > 0 || r.Outbox > 0
 }
 
 // collectPeople adds to into every person id the rows (person_id, body)

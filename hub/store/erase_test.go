@@ -1,7 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -85,7 +90,8 @@ func fillTwoPeople(t *testing.T, s *Store, recorded time.Time, withHousehold boo
 func TestErasePersonRemovesEverythingOfOneOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTest(t)
+	path := testPath(t)
+	s := openAt(t, path)
 	a, b := fillTwoPeople(t, s, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), false)
 	beforeB := storetest.RowsHolding(t, s.r, []byte(b.id))
 	if len(beforeB) == 0 {
@@ -119,6 +125,22 @@ func TestErasePersonRemovesEverythingOfOneOnly(t *testing.T) {
 	for _, needle := range [][]byte{a.digest, []byte(a.ref), []byte("EV-A"), []byte("Q-A")} {
 		if left := storetest.RowsHolding(t, s.r, needle); len(left) > 0 {
 			t.Errorf("%q is still in %v", needle, left)
+		}
+	}
+	// Nor do the files' bytes: a deleted row left in a free page or in
+	// the write-ahead log is still there for whoever copies the file.
+	for _, file := range []string{path, path + "-wal"} {
+		data, err := os.ReadFile(file)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		for _, needle := range [][]byte{a.digest, []byte(a.ref), []byte("EV-A"), []byte("Q-A")} {
+			if n := bytes.Count(data, needle); n > 0 {
+				t.Errorf("%s still holds %q %d times", filepath.Base(file), needle, n)
+			}
+		}
+		if n := bytes.Count(data, []byte(a.id)); n > 1 {
+			t.Errorf("%s holds the erased person id %d times; only the audit entry may", filepath.Base(file), n)
 		}
 	}
 	if diff := cmp.Diff(beforeB, storetest.RowsHolding(t, s.r, []byte(b.id))); diff != "" {

@@ -139,6 +139,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			"journal_mode(WAL)",
 			"foreign_keys(1)",
 			"synchronous(NORMAL)",
+			// Deleted rows are overwritten with zeros, not left in free
+			// pages: an erased person must not stay in the file's bytes.
+			"secure_delete(1)",
 		},
 		"_txlock": {"immediate"},
 	}))
