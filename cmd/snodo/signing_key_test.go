@@ -1,14 +1,22 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/snodo-hub/snodo/hub/federation"
 	"github.com/snodo-hub/snodo/hub/keyring"
+	"github.com/snodo-hub/snodo/hub/region"
+	"github.com/snodo-hub/snodo/hub/store"
 )
 
 // TestSigningKeyRotate: "snodo signing-key rotate" puts a new key in place,
@@ -30,6 +38,9 @@ func TestSigningKeyRotate(t *testing.T) {
 	}
 	oldID := keyID(keyPath)
 
+	if code, _, stderr := snodo(t, "", "stats", "release", "--epoch", "2025-Q1", "--config", cfg); code != 0 {
+		t.Fatalf("release before the rotation: exit %d: %s", code, stderr)
+	}
 	code, out, stderr := snodo(t, "", "signing-key", "rotate", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("rotate: exit %d: %s", code, stderr)
@@ -70,6 +81,11 @@ func TestSigningKeyRotate(t *testing.T) {
 		t.Errorf("the release after the rotation is not signed with the new key only")
 	}
 
+	// The territory's own view shows the releases of both keys.
+	if epochs := ownViewEpochs(t, cfg); !slices.Contains(epochs, "2025-Q1") || !slices.Contains(epochs, "2025") {
+		t.Errorf("the own view after the rotation shows epochs %v, want 2025-Q1 (old key) and 2025 (new key)", epochs)
+	}
+
 	// Without a key there is nothing to rotate: the error says what to do.
 	if err := os.Remove(keyPath); err != nil {
 		t.Fatal(err)
@@ -77,4 +93,32 @@ func TestSigningKeyRotate(t *testing.T) {
 	if code, _, stderr := snodo(t, "", "signing-key", "rotate", "--config", cfg); code != exitUsage || !strings.Contains(stderr, "snodo init") {
 		t.Errorf("rotate without a key: exit %d, %q", code, stderr)
 	}
+}
+
+// ownViewEpochs opens the territory's own view over the hub of cfg, in
+// process, and returns the epochs its meta lists.
+func ownViewEpochs(t *testing.T, cfg string) []string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := loadConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(filepath.Dir(cfg), "snodo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v, err := openTerritoryView(ctx, c, st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	rec := httptest.NewRecorder()
+	v.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/compare/meta", nil))
+	var meta region.CompareMeta
+	if err := json.Unmarshal(rec.Body.Bytes(), &meta); rec.Code != http.StatusOK || err != nil {
+		t.Fatalf("meta: %d %v %.200s", rec.Code, err, rec.Body.Bytes())
+	}
+	return meta.Epochs
 }

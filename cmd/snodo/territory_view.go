@@ -14,6 +14,7 @@ import (
 	"github.com/snodo-hub/snodo/hub/api"
 	"github.com/snodo-hub/snodo/hub/compare"
 	"github.com/snodo-hub/snodo/hub/config"
+	"github.com/snodo-hub/snodo/hub/federation"
 	"github.com/snodo-hub/snodo/hub/keyring"
 	"github.com/snodo-hub/snodo/hub/region"
 	"github.com/snodo-hub/snodo/hub/store"
@@ -36,9 +37,12 @@ type territoryView struct {
 	intake  *region.Intake
 	handler http.Handler
 	log     *slog.Logger
+	t       config.Territory
+	signing string // keys.signing: the current key; retired ones lie beside it
 
-	mu   sync.Mutex
-	last int64 // the last release mirrored
+	mu       sync.Mutex
+	last     int64           // the last release mirrored
+	enrolled map[string]bool // key ids enrolled in the mirror
 }
 
 // openTerritoryView sets up the mirror of the territory's releases; the
@@ -57,9 +61,10 @@ func openTerritoryView(ctx context.Context, cfg *config.Config, own *store.Store
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("the territory's own view: %w", err)
 	}
-	v := &territoryView{own: own, mirror: mirror, dir: dir, intake: region.NewIntake(mirror, log), log: log}
 	t := cfg.Territory
-	if _, err := region.EnrolKey(ctx, mirror, "snodo run", t.Code, t.Name, key.Public().(ed25519.PublicKey)); err != nil {
+	v := &territoryView{own: own, mirror: mirror, dir: dir, intake: region.NewIntake(mirror, log), log: log,
+		t: t, signing: cfg.Path(cfg.Keys.Signing), enrolled: map[string]bool{}}
+	if err := v.enrol(ctx, key.Public().(ed25519.PublicKey)); err != nil {
 		v.Close()
 		return nil, fmt.Errorf("the territory's own view: %w", err)
 	}
@@ -80,14 +85,66 @@ func openTerritoryView(ctx context.Context, cfg *config.Config, own *store.Store
 	return v, nil
 }
 
+// enrol trusts pub in the mirror, once.
+func (v *territoryView) enrol(ctx context.Context, pub ed25519.PublicKey) error {
+	id := federation.KeyID(pub)
+	if v.enrolled[id] {
+		return nil
+	}
+	if _, err := region.EnrolKey(ctx, v.mirror, "snodo run", v.t.Code, v.t.Name, pub); err != nil {
+		return err
+	}
+	v.enrolled[id] = true
+	return nil
+}
+
+// enrolOwnKeys trusts in the mirror every signing key the hub has had:
+// the current one, read again (it may have been rotated while the hub
+// runs), and the retired ones "snodo signing-key rotate" kept beside it
+// (their .pub files). Releases signed before a rotation stay in the view.
+func (v *territoryView) enrolOwnKeys(ctx context.Context) error {
+	key, err := keyring.LoadSigningKey(v.signing)
+	if err != nil {
+		return fmt.Errorf("the signing key: %w", err)
+	}
+	if err := v.enrol(ctx, key.Public().(ed25519.PublicKey)); err != nil {
+		return err
+	}
+	retired, err := filepath.Glob(keyring.PublicKeyPath(v.signing + ".retired-*"))
+	if err != nil {
+		return err
+	}
+	for _, file := range retired {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("a retired signing key: %w", err)
+		}
+		pub, err := region.ParsePublicKey(data)
+		if err != nil {
+			return fmt.Errorf("the retired signing key %s: %w", file, err)
+		}
+		if err := v.enrol(ctx, pub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // refresh mirrors the releases made since the last one. An envelope the
-// mirror refuses (it cannot be: the hub signed it) is logged and skipped.
+// mirror refuses (signed with a key no longer on disk) is logged and
+// skipped.
 func (v *territoryView) refresh(ctx context.Context) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	envs, err := v.own.ReleaseEnvelopes(ctx, v.last)
 	if err != nil {
 		return fmt.Errorf("the territory's own view: %w", err)
+	}
+	if len(envs) > 0 {
+		// Only when there is something new: releases are rare, requests not.
+		if err := v.enrolOwnKeys(ctx); err != nil {
+			return fmt.Errorf("the territory's own view: %w", err)
+		}
 	}
 	for _, e := range envs {
 		if _, err := v.intake.Receive(ctx, e.Envelope); err != nil {
