@@ -51,7 +51,7 @@ queue has drained.`,
 			if err != nil {
 				return usageError("the signing key: %v", err)
 			}
-			st, err := openHubStore(cmd.Context(), configPath)
+			st, err := openStoreOf(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -101,9 +101,7 @@ func rotateSigningKey(ctx context.Context, st *store.Store, path string, old ed2
 		return r, err
 	}
 	r.newID = federation.KeyID(key.Public().(ed25519.PublicKey))
-	err = st.Write(ctx, func(tx *store.Tx) error {
-		return tx.Audit(ctx, cliActor(), "keys.signing-rotate", map[string]string{"old_key": r.oldID, "new_key": r.newID, "retired_file": r.retired})
-	})
+	err = st.Audit(ctx, cliActor(), "keys.signing-rotate", map[string]string{"old_key": r.oldID, "new_key": r.newID, "retired_file": r.retired})
 	if err != nil {
 		return r, fmt.Errorf("the new key is in place but the audit entry failed: %w", err)
 	}

@@ -22,6 +22,11 @@ func openHubStore(ctx context.Context, configPath string) (*store.Store, error) 
 	if err != nil {
 		return nil, err
 	}
+	return openStoreOf(ctx, cfg)
+}
+
+// openStoreOf opens the store of a configuration already loaded.
+func openStoreOf(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 	s, err := store.Open(ctx, cfg.Path(cfg.Store.Path), store.WithBusyTimeout(cfg.BusyTimeout()))
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
