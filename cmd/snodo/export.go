@@ -59,22 +59,26 @@ func toExportRecord(r store.StoredRecord) exportRecord {
 }
 
 type exportReferral struct {
-	Source       string        `json:"source"`
-	RecordID     string        `json:"record_id"`
-	Requester    string        `json:"requester"`
-	Owner        string        `json:"owner"`
-	Priority     string        `json:"priority"`
-	Category     string        `json:"category"`
-	Status       string        `json:"status"`
-	StatusReason string        `json:"status_reason,omitempty"`
-	StatusAt     time.Time     `json:"status_at"`
-	AuthoredOn   time.Time     `json:"authored_on"`
-	RespondedAt  *time.Time    `json:"responded_at,omitempty"`
-	ClosedAt     *time.Time    `json:"closed_at,omitempty"`
-	Delivery     string        `json:"delivery"`
-	DeliveryNote string        `json:"delivery_note,omitempty"`
-	DeliveredAt  *time.Time    `json:"delivered_at,omitempty"`
-	Events       []exportEvent `json:"events"`
+	Source       string     `json:"source"`
+	RecordID     string     `json:"record_id"`
+	Requester    string     `json:"requester"`
+	Owner        string     `json:"owner"`
+	Priority     string     `json:"priority"`
+	Category     string     `json:"category"`
+	Status       string     `json:"status"`
+	StatusReason string     `json:"status_reason,omitempty"`
+	StatusAt     time.Time  `json:"status_at"`
+	AuthoredOn   time.Time  `json:"authored_on"`
+	RespondedAt  *time.Time `json:"responded_at,omitempty"`
+	ClosedAt     *time.Time `json:"closed_at,omitempty"`
+	Delivery     string     `json:"delivery"`
+	DeliveryNote string     `json:"delivery_note,omitempty"`
+	// Target and TargetID name the system the referral was delivered to
+	// and its id there: a recipient of the person's data (GDPR art. 15).
+	Target      string        `json:"target,omitempty"`
+	TargetID    string        `json:"target_id,omitempty"`
+	DeliveredAt *time.Time    `json:"delivered_at,omitempty"`
+	Events      []exportEvent `json:"events"`
 }
 
 // exportEvent is one status change of a referral: its timeline.
@@ -94,7 +98,7 @@ func toExportReferral(r store.Referral, events []store.ReferralEvent) exportRefe
 		Priority: r.Priority, Category: r.Category, Status: r.Status, StatusReason: r.StatusReason,
 		StatusAt: r.StatusAt, AuthoredOn: r.AuthoredOn, RespondedAt: optTime(r.RespondedAt),
 		ClosedAt: optTime(r.ClosedAt), Delivery: r.Delivery, DeliveryNote: r.DeliveryNote,
-		DeliveredAt: optTime(r.DeliveredAt), Events: make([]exportEvent, len(events))}
+		Target: r.Target, TargetID: r.TargetID, DeliveredAt: optTime(r.DeliveredAt), Events: make([]exportEvent, len(events))}
 	for i, e := range events {
 		out.Events[i] = exportEvent{From: e.From, To: e.To, Reason: e.Reason, SetBy: e.SetBy, At: e.At,
 			Outcome: e.Outcome, Problem: e.Problem, RecordedAt: e.RecordedAt}

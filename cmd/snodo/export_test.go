@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/snodo-hub/snodo/hub/store"
 )
 
 type exportDoc struct {
@@ -118,4 +120,20 @@ func TestExportHoldsExactlyThePersonsData(t *testing.T) {
 	// record. Nothing else — the database, the audit log, the messages —
 	// holds any identifier in clear.
 	noCodeAnywhere(t, cfg, cfs[:], append(entries, stderr)...)
+}
+
+// TestExportNamesWhereAReferralWent: a delivered referral's export names
+// the system it went to and its id there, the recipients of the person's
+// data that the person may ask about.
+func TestExportNamesWhereAReferralWent(t *testing.T) {
+	r := store.Referral{Source: "cartella", RecordID: "REF-1", Delivery: store.DeliveryDelivered, Target: "cpi", TargetID: "CPI-77"}
+	data, err := json.Marshal(toExportReferral(r, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"target":"cpi"`, `"target_id":"CPI-77"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the exported referral %s does not hold %s", data, want)
+		}
+	}
 }
