@@ -325,12 +325,14 @@ func TestRegionTLS(t *testing.T) {
 	if _, err := http.Get("https://" + addr + "/healthz"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("a client not trusting the certificate: %v, want a certificate error", err)
 	}
+	// Go's TLS server answers a plain HTTP request with a 400 of its own.
 	res, err = http.Post("http://"+addr+"/api/v1/intake", "application/json", bytes.NewReader(env))
-	if err == nil {
-		res.Body.Close()
-		if res.StatusCode != http.StatusBadRequest {
-			t.Errorf("plain HTTP: %d, want 400 from the TLS server", res.StatusCode)
-		}
+	if err != nil {
+		t.Fatalf("plain HTTP: %v, want the TLS server's 400", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("plain HTTP: %d, want 400 from the TLS server", res.StatusCode)
 	}
 	stop()
 	if err := <-served; err != nil {

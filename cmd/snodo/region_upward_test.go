@@ -53,12 +53,7 @@ func serveRegionFor(t *testing.T, cfg, listen string) (addr string, stop func())
 
 func appendTo(t *testing.T, file, text string) {
 	t.Helper()
-	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(text); err != nil {
+	if err := appendFile(file, text); err != nil {
 		t.Fatal(err)
 	}
 }

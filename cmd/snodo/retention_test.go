@@ -15,13 +15,6 @@ import (
 	"github.com/snodo-hub/snodo/hub/store/storetest"
 )
 
-func appendConfig(t *testing.T, cfg, text string) {
-	t.Helper()
-	if err := appendFile(cfg, text); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestRetentionRunDeletesOnlyOldRecordsOfConfiguredSchemas(t *testing.T) {
 	t.Parallel()
 	// Person 0's record is three years old; person 1's last month.
@@ -37,7 +30,7 @@ func TestRetentionRunDeletesOnlyOldRecordsOfConfiguredSchemas(t *testing.T) {
 	}
 
 	// A retention for another schema deletes nothing.
-	appendConfig(t, cfg, "\nretention:\n  referral: 1\n")
+	appendTo(t, cfg, "\nretention:\n  referral: 1\n")
 	code, out, stderr = snodo(t, "", "retention", "run", "--json", "--config", cfg)
 	if code != 0 || !strings.Contains(out, `"referral": 0`) {
 		t.Fatalf("retention of referrals: exit %d\n%s%s", code, out, stderr)
